@@ -1,0 +1,5 @@
+"""Few-shot generators: a network, its objective and its sampler, bound for the meta-learner."""
+
+from metagen.fewshot.vae import VAEGenerator
+
+__all__ = ["VAEGenerator"]

@@ -1,0 +1,94 @@
+"""Loading a trained few-shot generator from its run and generating from a user's shots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metagen.data.images import read_image_file
+from metagen.errors import InputError
+from metagen.tasks.sampler import as_float
+from metagen.train.config import RunConfig
+from metagen.train.experiment import Experiment, build_experiment, check_device
+from metagen.train.state import CHECKPOINT_DIR, FINAL_STEM, checkpoint_steps, config_of, read_generator_record, restore_run_state
+
+
+@dataclass
+class LoadedGenerator:
+    experiment: Experiment
+    checkpoint: Path
+    step: int
+
+    @property
+    def image_size(self) -> int:
+        return int(self.experiment.network_spec["options"]["image_size"])
+
+    @property
+    def channels(self) -> int:
+        return int(self.experiment.network_spec["options"]["channels"])
+
+
+def find_checkpoint(run: str | Path) -> Path:
+    """The checkpoint to load for ``run``: a checkpoint file itself, the run's final model, or its
+    newest intermediate checkpoint."""
+    run = Path(run)
+    if not run.exists():
+        raise InputError(f"run not found: {run}")
+    if run.is_file():
+        return run.with_suffix(".json")
+    if (run / f"{FINAL_STEM}.json").is_file():
+        return run / f"{FINAL_STEM}.json"
+    steps = checkpoint_steps(run)
+    if not steps:
+        raise InputError(f"{run}: no checkpoint found (expected {FINAL_STEM}.json or {CHECKPOINT_DIR}/step-*.json)")
+    return steps[-1][1]
+
+
+def load_generator(run: str | Path, device: str = "cpu") -> LoadedGenerator:
+    """Rebuild the generator from its checkpoint alone (network spec, config and weights)."""
+    path = find_checkpoint(run)
+    record = read_generator_record(path)
+    config: RunConfig = config_of(path)
+    config.train.device = str(check_device(device))
+    exp = build_experiment(config, record["network"])
+    step = restore_run_state(path, exp)
+    exp.learner.model.eval()
+    return LoadedGenerator(exp, path, step)
+
+
+def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tensor:
+    """Read the user's shot images (any size or format), converted to the model's size and channels."""
+    if not paths:
+        raise InputError("no shot images given (--shots IMG [IMG ...])")
+    mode = "L" if channels == 1 else "RGB"
+    return as_float(np.stack([read_image_file(p, mode, size) for p in paths]))
+
+
+def generate(
+    loaded: LoadedGenerator, shots: torch.Tensor, num: int, seed: int = 0, steps: int | None = None, lr: float | None = None
+) -> torch.Tensor:
+    """Adapt to ``shots`` [K, C, H, W] and return ``num`` generated images [num, C, H, W] in [0, 1].
+
+    Same seed, same images. ``steps`` and ``lr`` override the recipe's adaptation settings.
+    """
+    if num < 1:
+        raise InputError(f"--num must be at least 1, got {num}")
+    exp = loaded.experiment
+    if shots.shape[1:] != (loaded.channels, loaded.image_size, loaded.image_size):
+        raise InputError(
+            f"shots have shape {tuple(shots.shape[1:])}, the model takes {(loaded.channels, loaded.image_size, loaded.image_size)}"
+        )
+    if lr is not None:
+        if not lr > 0:
+            raise InputError(f"--lr must be positive, got {lr}")
+        exp.learner.inner = replace(exp.learner.inner, lr=lr)
+    if steps is not None and steps < 0:
+        raise InputError(f"--steps must be 0 or more, got {steps}")
+    gen = torch.Generator().manual_seed(seed)
+    device = next(exp.learner.model.parameters()).device
+    shots = shots.to(device)
+    adapted = exp.learner.adapt(shots, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
+    return exp.generator.sample(adapted, shots, num, gen).cpu()

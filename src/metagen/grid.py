@@ -1,0 +1,57 @@
+"""Sample grids: rows of images written as one PNG."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
+    """Float images in [0, 1] (or uint8) [N, C, H, W] -> uint8 [N, C, H, W]."""
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    return arr
+
+
+def grid_image(rows: Sequence[torch.Tensor | np.ndarray], pad: int = 2, scale: int = 1) -> Image.Image:
+    """Lay out ``rows`` (each [n_i, C, H, W], same C, H, W) one row per entry, padded, grey background
+    between cells; rows of different lengths are left-aligned."""
+    rows = [to_uint8(r) for r in rows]
+    c, h, w = rows[0].shape[1:]
+    ncols = max(len(r) for r in rows)
+    canvas = np.full((len(rows) * (h + pad) + pad, ncols * (w + pad) + pad, c), 64, dtype=np.uint8)
+    for i, row in enumerate(rows):
+        for j, img in enumerate(row):
+            y, x = pad + i * (h + pad), pad + j * (w + pad)
+            canvas[y : y + h, x : x + w] = img.transpose(1, 2, 0)
+    image = Image.fromarray(canvas[..., 0] if c == 1 else canvas)
+    if scale > 1:
+        image = image.resize((image.size[0] * scale, image.size[1] * scale), Image.Resampling.NEAREST)
+    return image
+
+
+def save_png_atomic(image: Image.Image, path: str | Path) -> Path:
+    """Write a PNG through a temporary file and a rename, so a reader never sees half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_grid(rows: Sequence[torch.Tensor | np.ndarray], path: str | Path, scale: int = 2) -> Path:
+    """Write ``rows`` as a PNG grid at ``path``."""
+    return save_png_atomic(grid_image(rows, scale=scale), path)

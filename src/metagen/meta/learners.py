@@ -1,0 +1,181 @@
+"""Meta-learning algorithms: one outer step over a meta-batch of tasks.
+
+- MAML, second order (Finn, Abbeel and Levine 2017, "Model-Agnostic Meta-Learning for Fast
+  Adaptation of Deep Networks"): the query loss of the adapted parameters is differentiated through
+  the inner loop.
+- First-order MAML (same paper, section 5.2): the query-loss gradient at the adapted parameters is
+  used as the meta-gradient, the inner loop being treated as constant.
+- Reptile (Nichol, Achiam and Schulman 2018, "On First-Order Meta-Learning Algorithms"): the
+  meta-gradient is ``theta - mean(phi_task)``; with outer SGD at rate epsilon this is exactly
+  ``theta += epsilon * (mean(phi) - theta)``.
+- Meta-SGD (Li, Zhou, Chen and Li 2017, "Meta-SGD: Learning to Learn Quickly for Few-Shot
+  Learning"): MAML whose inner learning rates are learned, per parameter, per tensor or one scalar.
+
+A learner owns the meta-parameters (the network's parameters and, for Meta-SGD, the learning
+rates) and the outer optimizer. The task loss is a closure ``task_loss(params, images, gen)``
+supplied by the model family, so any network pairs with any algorithm.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Literal
+
+import torch
+from torch import nn
+
+from metagen.errors import ConfigError
+from metagen.meta.inner import InnerLoop, Params, adapt
+from metagen.tasks.task import Task
+
+TaskLoss = Callable[[Params, torch.Tensor, torch.Generator], torch.Tensor]
+ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd")
+
+
+class MetaLearner:
+    """Base class: holds the model, the task loss, the inner loop and the outer optimizer."""
+
+    uses_query_in_inner = False
+
+    def __init__(
+        self,
+        model: nn.Module,
+        task_loss: TaskLoss,
+        inner: InnerLoop,
+        outer_lr: float,
+        outer_optimizer: Literal["adam", "sgd"] = "adam",
+        outer_grad_clip: float | None = None,
+    ):
+        if any(True for _ in model.buffers()):
+            raise ConfigError(
+                "the meta-learning engine needs networks without buffers (use GroupNorm, not BatchNorm), "
+                "so that no state leaks between tasks"
+            )
+        self.model, self.task_loss, self.inner = model, task_loss, inner
+        self.outer_grad_clip = outer_grad_clip
+        self.extra = nn.ParameterDict()  # meta-parameters beyond the network's (Meta-SGD's rates)
+        self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def build_optimizer(self) -> torch.optim.Optimizer:
+        params = list(self.model.parameters()) + list(self.extra.parameters())
+        cls = torch.optim.Adam if self._outer_kind == "adam" else torch.optim.SGD
+        self.optimizer = cls(params, lr=self._outer_lr)
+        return self.optimizer
+
+    def params(self) -> Params:
+        return dict(self.model.named_parameters())
+
+    def inner_lrs(self) -> Params | None:
+        return None
+
+    def adapt(self, images: torch.Tensor, gen: torch.Generator, steps: int | None = None, create_graph: bool = False) -> Params:
+        """Adapted parameters for a task whose training images are ``images``."""
+        return adapt(
+            self.params(), lambda p: self.task_loss(p, images, gen), self.inner, create_graph, steps, self.inner_lrs()
+        )
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        """Meta-gradients for the tensors of ``meta_parameters()`` from one task, and its outer loss."""
+        raise NotImplementedError
+
+    def meta_parameters(self) -> list[torch.Tensor]:
+        return list(self.model.parameters()) + list(self.extra.parameters())
+
+    def outer_step(self, tasks: list[Task], gen: torch.Generator) -> dict[str, float]:
+        """Average the meta-gradients of ``tasks``, apply the outer optimizer, return the mean loss."""
+        if self.optimizer is None:
+            self.build_optimizer()
+        assert self.optimizer is not None
+        meta_params = self.meta_parameters()
+        totals: list[torch.Tensor | None] = [None] * len(meta_params)
+        losses = []
+        for task in tasks:
+            grads, loss = self.meta_gradients(task, gen)
+            losses.append(loss)
+            totals = [g if t is None else (t if g is None else t + g) for t, g in zip(totals, grads)]
+        self.optimizer.zero_grad(set_to_none=True)
+        for p, g in zip(meta_params, totals):
+            p.grad = None if g is None else g / len(tasks)
+        if self.outer_grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(meta_params, self.outer_grad_clip)
+        self.optimizer.step()
+        return {"loss": float(sum(losses) / len(losses))}
+
+
+class MAML(MetaLearner):
+    """Second-order MAML; ``first_order=True`` gives first-order MAML."""
+
+    def __init__(self, *args, first_order: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.first_order = first_order
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        meta_params = self.meta_parameters()
+        adapted = self.adapt(task.support_x, gen, create_graph=not self.first_order)
+        if self.first_order:
+            adapted = {k: v.detach().requires_grad_(True) for k, v in adapted.items()}
+        loss = self.task_loss(adapted, task.query_x, gen)
+        targets = list(adapted.values()) if self.first_order else meta_params
+        grads = torch.autograd.grad(loss, targets, allow_unused=True)
+        if self.first_order:  # the adapted tensors line up with the network's parameters
+            grads = tuple(grads) + (None,) * (len(meta_params) - len(grads))
+        return list(grads), float(loss.detach())
+
+
+class MetaSGD(MAML):
+    """MAML with learned inner learning rates. ``lr_shape``: 'parameter' (one rate per weight, as
+    in the paper), 'tensor' (one per parameter tensor) or 'scalar' (one for the network)."""
+
+    def __init__(self, *args, lr_shape: Literal["parameter", "tensor", "scalar"] = "parameter", **kwargs):
+        super().__init__(*args, first_order=False, **kwargs)
+        self.lr_shape = lr_shape
+        init = self.inner.lr
+        first = next(self.model.parameters())
+        if lr_shape == "scalar":
+            self.extra["lr"] = nn.Parameter(torch.tensor(init, dtype=first.dtype, device=first.device))
+        for name, p in self.model.named_parameters():
+            key = "lr_" + name.replace(".", "_")
+            if lr_shape == "parameter":
+                self.extra[key] = nn.Parameter(torch.full_like(p, init))
+            elif lr_shape == "tensor":
+                self.extra[key] = nn.Parameter(torch.tensor(init, dtype=p.dtype, device=p.device))
+
+    def inner_lrs(self) -> Params:
+        if self.lr_shape == "scalar":
+            return {name: self.extra["lr"] for name, _ in self.model.named_parameters()}
+        return {name: self.extra["lr_" + name.replace(".", "_")] for name, _ in self.model.named_parameters()}
+
+
+class Reptile(MetaLearner):
+    """Reptile: the inner loop runs on all of a task's images (support and query)."""
+
+    uses_query_in_inner = True
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        images = torch.cat([task.support_x, task.query_x]) if task.query_x.numel() else task.support_x
+        adapted = self.adapt(images, gen)
+        with torch.no_grad():
+            loss = self.task_loss(adapted, images, gen)
+        return [p.detach() - adapted[k] for k, p in self.params().items()], float(loss)
+
+
+def make_learner(
+    algorithm: str,
+    model: nn.Module,
+    task_loss: TaskLoss,
+    inner: InnerLoop,
+    outer_lr: float,
+    outer_optimizer: Literal["adam", "sgd"] = "adam",
+    outer_grad_clip: float | None = None,
+) -> MetaLearner:
+    """Build the learner named ``algorithm`` (one of ``ALGORITHMS``)."""
+    common = dict(inner=inner, outer_lr=outer_lr, outer_optimizer=outer_optimizer, outer_grad_clip=outer_grad_clip)
+    if algorithm == "maml":
+        return MAML(model, task_loss, **common)
+    if algorithm == "fomaml":
+        return MAML(model, task_loss, first_order=True, **common)
+    if algorithm == "metasgd":
+        return MetaSGD(model, task_loss, **common)
+    if algorithm == "reptile":
+        return Reptile(model, task_loss, **common)
+    raise ConfigError(f"unknown meta-learning algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")

@@ -1,0 +1,26 @@
+"""Small building blocks shared by the networks."""
+
+from __future__ import annotations
+
+from torch import nn
+
+
+def downsample_steps(size: int) -> tuple[int, int]:
+    """How many stride-2 halvings take ``size`` to a base side of 4..7, and that side.
+
+    28 -> (2, 7); 32 -> (3, 4); 64 -> (4, 4); 128 -> (5, 4).
+    """
+    steps, side = 0, size
+    while side > 7 and side % 2 == 0:
+        side //= 2
+        steps += 1
+    if side > 7 or side < 3:
+        raise ValueError(f"image size {size} does not halve to a base side of 3..7; use 28, 32, 64 or 128")
+    return steps, side
+
+
+def conv_gn_act(c_in: int, c_out: int, kernel: int, stride: int, padding: int, transpose: bool = False) -> nn.Sequential:
+    """Convolution, GroupNorm, SiLU. GroupNorm keeps no running statistics, so a network built from
+    these blocks has no buffers and nothing leaks between meta-learning tasks."""
+    conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
+    return nn.Sequential(conv_cls(c_in, c_out, kernel, stride, padding), nn.GroupNorm(min(8, c_out), c_out), nn.SiLU())

@@ -1,0 +1,80 @@
+"""Assembling a run from its config: data parts, network, few-shot generator and meta-learner."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+import metagen.nn  # noqa: F401  (registers the networks)
+from metagen.data.dataset import ClassImageDataset, rotation_augmented
+from metagen.data.registry import class_split, load_dataset
+from metagen.data.splits import ClassSplit, apply_split
+from metagen.errors import ConfigError, InputError
+from metagen.fewshot.vae import VAEGenerator
+from metagen.meta.inner import InnerLoop
+from metagen.meta.learners import MetaLearner, make_learner
+from metagen.nn.registry import build_network
+from metagen.nn.vae import ConvVAE
+from metagen.train.config import RunConfig
+
+
+@dataclass
+class Experiment:
+    """Everything a meta-training run or an adaptation needs, built from one config."""
+
+    config: RunConfig
+    network_spec: dict[str, Any]
+    generator: VAEGenerator
+    learner: MetaLearner
+
+
+@dataclass
+class DataParts:
+    split: ClassSplit
+    train: ClassImageDataset
+    val: ClassImageDataset | None
+
+
+def load_data_parts(config: RunConfig) -> DataParts:
+    """Load the data set, split its classes, and return the training (and validation) classes."""
+    d = config.data
+    ds = load_dataset(d.dataset, d.root, d.size, d.channels, **d.options)
+    split = class_split(d.dataset, ds, d.split_seed)
+    train = apply_split(ds, split, "train")
+    if d.rotations:
+        train = rotation_augmented(train)
+    val = apply_split(ds, split, "val") if split.val else None
+    return DataParts(split, train, val)
+
+
+def network_spec_for(config: RunConfig, image_size: int, channels: int) -> dict[str, Any]:
+    """The network's registry name and constructor options, with the data's size and channels."""
+    options = dict(config.model.options)
+    for key, value in (("image_size", image_size), ("channels", channels)):
+        if options.setdefault(key, value) != value:
+            raise ConfigError(f"model.options.{key}={options[key]} does not match the data ({value})")
+    return {"name": config.model.name, "options": options}
+
+
+def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experiment:
+    """Build the network (seeded by ``train.seed``), its generator wrapper and the meta-learner."""
+    torch.manual_seed(config.train.seed)
+    model = build_network(network_spec["name"], network_spec["options"])
+    if not isinstance(model, ConvVAE):
+        raise ConfigError(f"network {network_spec['name']!r} is not a few-shot generator metagen can meta-train yet")
+    model.to(config.train.device)
+    generator = VAEGenerator(model)
+    m = config.meta
+    inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
+    learner = make_learner(m.algorithm, model, generator.task_loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
+    learner.extra.to(config.train.device)
+    return Experiment(config, network_spec, generator, learner)
+
+
+def check_device(device: str) -> torch.device:
+    """The torch device for ``device``, refusing CUDA where none is available."""
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+    return torch.device(device)

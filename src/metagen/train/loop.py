@@ -1,0 +1,144 @@
+"""The meta-training loop: sample a meta-batch of tasks, take an outer step, log, checkpoint, draw
+samples; resumable from any checkpoint to the same final weights."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import yaml
+
+from metagen.data.dataset import ClassImageDataset
+from metagen.errors import InputError, MetagenError
+from metagen.grid import save_grid
+from metagen.tasks.sampler import EpisodeSampler, as_float
+from metagen.train.checkpoint import write_json_atomic
+from metagen.train.config import RunConfig
+from metagen.train.experiment import Experiment, build_experiment, check_device, load_data_parts, network_spec_for
+from metagen.train.logging import RunLogger
+from metagen.train.state import (
+    CHECKPOINT_DIR,
+    FINAL_STEM,
+    checkpoint_steps,
+    config_of,
+    prune_checkpoints,
+    restore_run_state,
+    save_run_state,
+)
+
+# Keys that may differ between a run and its resumption without changing the result.
+RESUMABLE_CHANGES = {"train.steps", "train.device", "train.log_every", "train.sample_every"}
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    steps: int
+    resumed_from: int
+    seconds: float
+    final_loss: float
+
+
+class DivergenceError(MetagenError):
+    """Training produced a non-finite loss."""
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        out.update(_flat(v, key + ".") if isinstance(v, dict) and k != "options" else {key: v})
+    return out
+
+
+def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
+    a, b = _flat(saved.to_dict()), _flat(given.to_dict())
+    changed = sorted(k for k in a if a[k] != b.get(k) and k not in RESUMABLE_CHANGES)
+    if changed:
+        raise InputError(
+            f"cannot resume: the config differs from the run's in {', '.join(changed)} "
+            f"(only {', '.join(sorted(RESUMABLE_CHANGES))} may change on resume)"
+        )
+
+
+def sample_rows(exp: Experiment, data: ClassImageDataset, k_shot: int, n: int, seed: int, classes: int = 4) -> list[torch.Tensor]:
+    """For the first ``classes`` classes of ``data``: [shots, then n generated] per class, seeded
+    independently of the training RNG so drawing samples never changes the training trajectory."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    device = next(exp.learner.model.parameters()).device
+    rows = []
+    for c in range(min(classes, data.num_classes)):
+        idx = rng.choice(data.indices_of(c), min(k_shot, len(data.indices_of(c))), replace=False)
+        shots = as_float(data.images[idx]).to(device)
+        adapted = exp.learner.adapt(shots, gen, steps=exp.config.meta.adapt_steps)
+        rows.append(torch.cat([shots.cpu(), exp.generator.sample(adapted, shots, n, gen).cpu()]))
+    return rows
+
+
+def train(
+    config: RunConfig,
+    run_dir: str | Path,
+    resume: bool = False,
+    show_progress: bool = True,
+    on_step: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Meta-train per ``config`` into ``run_dir``. ``resume`` continues from the newest checkpoint.
+
+    A run directory that already holds checkpoints is never overwritten: without ``resume`` that is
+    an error. ``on_step`` is called after each completed step (tests use it to interrupt a run).
+    """
+    run_dir = Path(run_dir)
+    check_device(config.train.device)
+    existing = checkpoint_steps(run_dir) if run_dir.exists() else []
+    if existing and not resume:
+        raise InputError(f"{run_dir} already holds a run (step {existing[-1][0]}); pass --resume to continue it or choose another --out")
+    if resume and existing:
+        _check_resume_config(config_of(existing[-1][1]), config)
+    parts = load_data_parts(config)
+    h, w = parts.train.image_size
+    if h != w:
+        raise InputError(f"images are {h}x{w}; few-shot generators need square images (set data.size)")
+    cfg = config
+    spec = network_spec_for(cfg, h, parts.train.channels)
+    exp = build_experiment(cfg, spec)
+    exp.learner.build_optimizer()
+    np_rng = np.random.default_rng(cfg.train.seed)
+    torch_gen = torch.Generator(device=cfg.train.device).manual_seed(cfg.train.seed)
+    start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen) if (resume and existing) else 0
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    parts.split.save(run_dir / "split.json")
+    m = cfg.meta
+    sampler = EpisodeSampler(parts.train, 1, m.k_shot, m.q_query)
+    preview = parts.val or parts.train
+    logger = RunLogger(run_dir, cfg.train.steps, start, show_progress)
+    t0, loss = time.perf_counter(), float("nan")
+    try:
+        for step in range(start + 1, cfg.train.steps + 1):
+            tasks = [t.to(cfg.train.device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
+            metrics = exp.learner.outer_step(tasks, torch_gen)
+            loss = metrics["loss"]
+            if not math.isfinite(loss):
+                raise DivergenceError(f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr")
+            logger.step(step, metrics, write=step % cfg.train.log_every == 0 or step == cfg.train.steps)
+            if step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps:
+                save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
+                prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
+            if step % cfg.train.sample_every == 0 or step == cfg.train.steps:
+                rows = sample_rows(exp, preview, m.k_shot, 8, seed=cfg.train.seed)
+                save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
+            if on_step is not None:
+                on_step(step)
+    finally:
+        logger.close()
+    final = save_run_state(run_dir / FINAL_STEM, exp, cfg.train.steps, parts.split, np_rng, torch_gen)
+    seconds = time.perf_counter() - t0
+    write_json_atomic(run_dir / "run.json", {"steps": cfg.train.steps, "resumed_from": start, "seconds": seconds, "final_checkpoint": final.name, "final_loss": loss})
+    return RunResult(run_dir, cfg.train.steps, start, seconds, loss)

@@ -1,0 +1,129 @@
+"""Saving and restoring the full state of a meta-training run, so that ``--resume`` continues a
+killed run to the very same weights as an uninterrupted one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from metagen.data.splits import ClassSplit
+from metagen.errors import CheckpointError
+from metagen.train.checkpoint import (
+    load_checkpoint,
+    optimizer_from_checkpoint,
+    optimizer_to_checkpoint,
+    read_checkpoint_meta,
+    rng_state_from_json,
+    rng_state_to_json,
+    save_checkpoint,
+)
+from metagen.train.config import RunConfig, config_from_dict
+from metagen.train.experiment import Experiment
+
+KIND = "fewshot-generator"
+CHECKPOINT_DIR = "checkpoints"
+FINAL_STEM = "model"
+
+
+def _prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v for k, v in module.state_dict().items()}
+
+
+def restore_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: str, source: Path) -> None:
+    """Load ``prefix.*`` tensors into ``module``, naming missing, unexpected or misshapen keys."""
+    own = module.state_dict()
+    given = {k[len(prefix) + 1 :]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    missing = sorted(set(own) - set(given))
+    unexpected = sorted(set(given) - set(own))
+    shapes = [k for k in set(own) & set(given) if own[k].shape != given[k].shape]
+    if missing or unexpected or shapes:
+        detail = "; ".join(
+            part
+            for part in (
+                f"missing {missing[:3]}" if missing else "",
+                f"unexpected {unexpected[:3]}" if unexpected else "",
+                f"shape mismatch {sorted(shapes)[:3]}" if shapes else "",
+            )
+            if part
+        )
+        raise CheckpointError(f"{source}: weights do not belong to this model ({detail})")
+    module.load_state_dict(given)
+
+
+def save_run_state(
+    stem: Path, exp: Experiment, step: int, split: ClassSplit, np_rng: np.random.Generator, torch_gen: torch.Generator
+) -> Path:
+    """Write a resumable checkpoint of the run at ``step``."""
+    tensors = {**_prefixed("model", exp.learner.model), **_prefixed("extra", exp.learner.extra)}
+    record: dict[str, Any] = {
+        "kind": KIND,
+        "family": exp.generator.family,
+        "algorithm": exp.config.meta.algorithm,
+        "network": exp.network_spec,
+        "config": exp.config.to_dict(),
+        "split": split.to_json(),
+        "step": step,
+        "rng": {"numpy": np_rng.bit_generator.state, "torch": rng_state_to_json(torch_gen.get_state())},
+    }
+    if exp.learner.optimizer is not None:
+        optim_tensors, record["optimizer"] = optimizer_to_checkpoint(exp.learner.optimizer)
+        tensors.update(optim_tensors)
+    return save_checkpoint(stem, tensors, record)
+
+
+def read_generator_record(path: Path) -> dict[str, Any]:
+    """Verify that ``path`` is a few-shot generator checkpoint and return its JSON record."""
+    meta = read_checkpoint_meta(path)
+    if meta.get("kind") != KIND:
+        raise CheckpointError(f"{path}: holds a {meta.get('kind')!r} checkpoint, not a few-shot generator")
+    return meta
+
+
+def restore_run_state(
+    path: Path, exp: Experiment, np_rng: np.random.Generator | None = None, torch_gen: torch.Generator | None = None
+) -> int:
+    """Load a checkpoint into ``exp`` (and the RNGs when given); returns its step."""
+    read_generator_record(path)
+    tensors, meta = load_checkpoint(path, map_location=exp.config.train.device)
+    if meta["network"] != exp.network_spec:
+        raise CheckpointError(f"{path}: saved for network {meta['network']}, not {exp.network_spec}")
+    restore_module(exp.learner.model, tensors, "model", path)
+    restore_module(exp.learner.extra, tensors, "extra", path)
+    if "optimizer" in meta:
+        optimizer_from_checkpoint(exp.learner.optimizer or exp.learner.build_optimizer(), tensors, meta["optimizer"])
+    if np_rng is not None:
+        np_rng.bit_generator.state = meta["rng"]["numpy"]
+    if torch_gen is not None:
+        torch_gen.set_state(rng_state_from_json(meta["rng"]["torch"]))
+    return int(meta["step"])
+
+
+def checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, json path) of every complete checkpoint in the run, oldest first."""
+    found = []
+    for p in (run_dir / CHECKPOINT_DIR).glob("step-*.json"):
+        try:
+            found.append((int(p.stem.split("-")[1]), p))
+        except (IndexError, ValueError):
+            continue
+    return sorted(found)
+
+
+def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Keep the newest ``keep`` checkpoints; remove older ones and orphan weights files."""
+    complete = checkpoint_steps(run_dir)
+    for _, p in complete[:-keep]:
+        p.unlink(missing_ok=True)
+        p.with_suffix(".safetensors").unlink(missing_ok=True)
+    for w in (run_dir / CHECKPOINT_DIR).glob("step-*.safetensors"):
+        if not w.with_suffix(".json").exists():
+            w.unlink(missing_ok=True)
+
+
+def config_of(path: Path) -> RunConfig:
+    """The run config stored in a checkpoint."""
+    return config_from_dict(read_generator_record(path)["config"])

@@ -1,0 +1,8 @@
+"""A tiny recipe that trains in seconds, shared by the training and CLI tests."""
+
+TINY = {
+    "data": {"dataset": "glyphs", "size": 28},
+    "model": {"name": "conv_vae", "options": {"latent_dim": 8, "width": 8}},
+    "meta": {"algorithm": "reptile", "k_shot": 3, "q_query": 2, "meta_batch": 2, "inner_steps": 2, "adapt_steps": 2},
+    "train": {"steps": 6, "seed": 0, "log_every": 1, "checkpoint_every": 2, "sample_every": 100},
+}

@@ -1,0 +1,50 @@
+"""Config loading: YAML, overrides, and loud errors that name the key and the valid choices."""
+
+from pathlib import Path
+
+import pytest
+
+from metagen.errors import ConfigError
+from metagen.train.config import RunConfig, config_from_dict, load_config
+from tests.conftest import REPO
+
+
+def test_overrides_and_types():
+    cfg = config_from_dict({"meta": {"inner_steps": 2}}, ["meta.inner_lr=0.01", "train.steps=7", "data.channels=null"])
+    assert cfg.meta.inner_steps == 2 and cfg.meta.inner_lr == 0.01 and cfg.train.steps == 7
+    assert cfg.data.channels is None
+    assert isinstance(config_from_dict({}, ["meta.outer_lr=1"]).meta.outer_lr, float)
+
+
+def test_unknown_key_names_key_and_choices():
+    with pytest.raises(ConfigError, match=r"unknown config key meta\.inner_stepz; valid keys here: algorithm, k_shot"):
+        config_from_dict({}, ["meta.inner_stepz=3"])
+    with pytest.raises(ConfigError, match=r"unknown config key trian"):
+        config_from_dict({"trian": {}})
+
+
+def test_bad_values():
+    with pytest.raises(ConfigError, match=r"meta\.algorithm: 'mamal' is not a valid choice; choose one of: reptile, fomaml, maml, metasgd"):
+        config_from_dict({}, ["meta.algorithm=mamal"])
+    with pytest.raises(ConfigError, match=r"train\.steps: expected an integer"):
+        config_from_dict({}, ["train.steps=many"])
+    with pytest.raises(ConfigError, match=r"meta\.meta_batch must be at least 1"):
+        config_from_dict({}, ["meta.meta_batch=0"])
+    with pytest.raises(ConfigError, match="must look like key=value"):
+        config_from_dict({}, ["meta.inner_steps"])
+    with pytest.raises(ConfigError, match="train.device"):
+        config_from_dict({}, ["train.device=tpu"])
+
+
+def test_yaml_errors(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("meta: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("recipe", sorted((REPO / "configs").glob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_recipe_loads(recipe: Path):
+    assert isinstance(load_config(recipe), RunConfig)

@@ -1,0 +1,108 @@
+"""Meta-training runs: outputs, resume equivalence (in-process and after SIGKILL), and refusals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from metagen.errors import InputError
+from metagen.train.config import config_from_dict
+from metagen.train.loop import train
+from tests.tiny import TINY
+
+
+class Interrupt(Exception):
+    pass
+
+
+def weights(run: Path) -> dict[str, torch.Tensor]:
+    return load_file(run / "model.safetensors")
+
+
+def test_run_directory_contents(tmp_path: Path):
+    result = train(config_from_dict(TINY), tmp_path / "run", show_progress=False)
+    run = result.run_dir
+    for name in ("config.yaml", "split.json", "metrics.jsonl", "model.json", "model.safetensors", "run.json"):
+        assert (run / name).is_file(), name
+    assert len(list((run / "checkpoints").glob("*.json"))) == 2  # keep_checkpoints
+    assert list((run / "samples").glob("*.png"))
+    lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [x["step"] for x in lines] == [1, 2, 3, 4, 5, 6]
+    split = json.loads((run / "split.json").read_text())
+    assert not set(split["train"]) & set(split["test"]) and not set(split["train"]) & set(split["val"])
+    meta = json.loads((run / "model.json").read_text())
+    assert meta["network"]["name"] == "conv_vae" and meta["split"] == split and meta["step"] == 6
+
+
+@pytest.mark.parametrize("algorithm", ["reptile", "fomaml", "maml", "metasgd"])
+def test_interrupted_run_resumes_to_identical_weights(tmp_path: Path, algorithm: str):
+    cfg = config_from_dict(TINY, [f"meta.algorithm={algorithm}"])
+    train(cfg, tmp_path / "a", show_progress=False)
+
+    def stop_at_5(step):
+        if step == 5:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train(cfg, tmp_path / "b", show_progress=False, on_step=stop_at_5)
+    result = train(cfg, tmp_path / "b", resume=True, show_progress=False)
+    assert result.resumed_from == 4
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+    assert (tmp_path / "a/metrics.jsonl").read_text() == (tmp_path / "b/metrics.jsonl").read_text()
+
+
+def test_sigkill_then_resume_matches_uninterrupted(tmp_path: Path):
+    recipe = tmp_path / "tiny.yaml"
+    raw = json.loads(json.dumps(TINY))
+    raw["train"].update(steps=30, checkpoint_every=3, log_every=5)
+    recipe.write_text(yaml.safe_dump(raw))
+    cmd = [sys.executable, "-m", "metagen.cli.main", "train", str(recipe), "--quiet"]
+    subprocess.run(cmd + ["--out", str(tmp_path / "a")], check=True, capture_output=True)
+    proc = subprocess.Popen(cmd + ["--out", str(tmp_path / "b")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not list((tmp_path / "b" / "checkpoints").glob("step-*0006.json")) and time.time() < deadline:
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "b" / "model.json").exists(), "the run finished before it could be killed"
+    subprocess.run(cmd + ["--out", str(tmp_path / "b"), "--resume"], check=True, capture_output=True)
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6)
+
+
+def test_existing_run_is_never_overwritten(tmp_path: Path):
+    cfg = config_from_dict(TINY)
+    train(cfg, tmp_path / "run", show_progress=False)
+    before = (tmp_path / "run" / "model.safetensors").read_bytes()
+    with pytest.raises(InputError, match="already holds a run"):
+        train(cfg, tmp_path / "run", show_progress=False)
+    with pytest.raises(InputError, match="config differs from the run's in meta.inner_lr"):
+        train(config_from_dict(TINY, ["meta.inner_lr=0.5"]), tmp_path / "run", resume=True, show_progress=False)
+    assert (tmp_path / "run" / "model.safetensors").read_bytes() == before
+
+
+def test_resume_can_extend_a_finished_run(tmp_path: Path):
+    train(config_from_dict(TINY), tmp_path / "run", show_progress=False)
+    result = train(config_from_dict(TINY, ["train.steps=8"]), tmp_path / "run", resume=True, show_progress=False)
+    assert (result.resumed_from, result.steps) == (6, 8)
+
+
+def test_same_seed_same_trajectory(tmp_path: Path):
+    cfg = config_from_dict(TINY, ["meta.algorithm=fomaml"])
+    train(cfg, tmp_path / "a", show_progress=False)
+    train(cfg, tmp_path / "b", show_progress=False)
+    assert (tmp_path / "a/metrics.jsonl").read_text() == (tmp_path / "b/metrics.jsonl").read_text()
+    a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
