@@ -64,15 +64,16 @@ def test_generate_writes_grid_and_is_seeded(trained_run: Path, shots, tmp_path: 
 
 
 @pytest.mark.parametrize(
-    "mutate, message",
-    [
-        (lambda s, d: s.__setitem__(0, str(d / "missing.png")), "image not found"),
-        (lambda s, d: (d / "z.png").write_bytes(b"") or s.__setitem__(0, str(d / "z.png")), "empty file"),
-        (lambda s, d: (d / "t.png").write_text("text") or s.__setitem__(0, str(d / "t.png")), "not an image"),
-    ],
+    "content, message",
+    [(None, "image not found"), (b"", "empty file"), (b"text", "not an image"), ("truncated", "corrupt or truncated")],
 )
-def test_generate_bad_shots_exit_2_with_one_line(trained_run, shots, tmp_path, capsys, mutate, message):
-    mutate(shots, tmp_path)
+def test_generate_bad_shots_exit_2_with_one_line(trained_run, shots, tmp_path, capsys, content, message):
+    bad = tmp_path / "bad.png"
+    if content == "truncated":
+        content = Path(shots[0]).read_bytes()[:300]  # a real PNG, cut short
+    if content is not None:
+        bad.write_bytes(content)
+    shots[1] = str(bad)
     code, _, err = run_cli(["generate", "--run", str(trained_run), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys)
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
 

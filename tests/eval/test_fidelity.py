@@ -19,5 +19,16 @@ def test_memorisation_flags_copies():
     rng = np.random.default_rng(1)
     shots, ref = rng.normal(size=(5, 16)), rng.normal(size=(15, 16))
     copies = np.repeat(shots, 3, axis=0) + rng.normal(scale=1e-3, size=(15, 16))
-    assert memorisation_ratio(copies, ref, shots) < 0.01
-    assert 0.8 < memorisation_ratio(rng.normal(size=(15, 16)), ref, shots) < 1.25
+    assert memorisation_ratio([copies], [ref], [shots]) < 0.01
+    assert 0.8 < memorisation_ratio([rng.normal(size=(15, 16))], [ref], [shots]) < 1.25
+    # a class whose reference duplicates a shot does not dominate the pooled ratio
+    ref2 = np.vstack([shots[:1], rng.normal(size=(14, 16))])
+    assert 0.8 < memorisation_ratio([ref, rng.normal(size=(15, 16))], [ref, ref2], [shots, shots]) < 1.3
+
+
+def test_nearest_distances_brute_force():
+    rng = np.random.default_rng(2)
+    a, b = rng.normal(size=(6, 3)), rng.normal(size=(4, 3))
+    from metagen.eval.fidelity import nearest_distances
+
+    np.testing.assert_allclose(nearest_distances(a, b), [min(np.linalg.norm(x - y) for y in b) for x in a])

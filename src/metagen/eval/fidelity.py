@@ -6,6 +6,8 @@ or a learned embedding. The definitions follow DESIGN.md's few-shot generation p
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 
@@ -24,10 +26,22 @@ def class_fidelity(generated: np.ndarray, generated_class: np.ndarray, prototype
     return float((nearest == generated_class).mean())
 
 
-def memorisation_ratio(generated: np.ndarray, reference: np.ndarray, shots: np.ndarray) -> float:
-    """Mean distance from each generated sample to its nearest shot, divided by the same for real
-    held-out images of the class (``reference``). Near 1 is healthy; far below 1 means the
-    generator copies its shots. All arrays are [N, D] for one class."""
-    gen_d = np.sqrt(_pairwise_sq(generated, shots).min(axis=1)).mean()
-    ref_d = np.sqrt(_pairwise_sq(reference, shots).min(axis=1)).mean()
-    return float(gen_d / max(ref_d, 1e-12))
+def nearest_distances(samples: np.ndarray, shots: np.ndarray) -> np.ndarray:
+    """Euclidean distance from each row of ``samples`` [N, D] to its nearest row of ``shots`` [K, D]."""
+    return np.sqrt(_pairwise_sq(samples, shots).min(axis=1))
+
+
+def memorisation_ratio(
+    generated: Sequence[np.ndarray], reference: Sequence[np.ndarray], shots: Sequence[np.ndarray]
+) -> float:
+    """Mean distance from each generated sample to the nearest shot of its class, divided by the
+    same mean for real held-out images of the class. Near 1 is healthy; far below 1 means the
+    generator copies its shots.
+
+    Each argument holds one [N, D] array per class. Distances are pooled over all classes before
+    the ratio is taken, so a class whose real images happen to duplicate a shot (distance 0)
+    cannot blow the ratio up.
+    """
+    gen_d = np.concatenate([nearest_distances(g, s) for g, s in zip(generated, shots)])
+    ref_d = np.concatenate([nearest_distances(r, s) for r, s in zip(reference, shots)])
+    return float(gen_d.mean() / max(ref_d.mean(), 1e-12))
