@@ -6,18 +6,19 @@ Run: python scripts/make_face_splits.py [--root ../shared/data]
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from metagen.data.faces import load_att_faces, load_celeba_identities
 from metagen.data.splits import make_split
-from metagen.paths import data_root
 
-OUT = Path(__file__).resolve().parents[1] / "src" / "metagen" / "data" / "splits"
+REPO = Path(__file__).resolve().parents[1]
+OUT = REPO / "src" / "metagen" / "data" / "splits"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", default=str(data_root()))
+    parser.add_argument("--root", default=os.environ.get("METAGEN_DATA", str(REPO.parent / "shared" / "data")))
     root = Path(parser.parse_args().root)
     celeba = load_celeba_identities(root / "faces", min_images=20)
     make_split(celeba.class_names, 10, 50, seed=0, source="CelebA identities with >= 20 images, seed 0").save(

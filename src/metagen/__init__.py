@@ -8,6 +8,6 @@ on parameter dictionaries), ``train`` (loops, checkpoints, logging), ``eval`` (m
 
 __version__ = "0.1.0"
 
-from metagen.errors import MetagenError, InputError  # noqa: E402
+from metagen.errors import InputError, MetagenError  # noqa: E402
 
 __all__ = ["__version__", "MetagenError", "InputError"]

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 from PIL import Image
+
+from metagen.io import write_bytes_atomic
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
@@ -38,18 +39,10 @@ def grid_image(rows: Sequence[torch.Tensor | np.ndarray], pad: int = 2, scale: i
 
 
 def save_png_atomic(image: Image.Image, path: str | Path) -> Path:
-    """Write a PNG through a temporary file and a rename, so a reader never sees half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.png")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a PNG atomically, so a reader never sees half a file."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return write_bytes_atomic(path, buffer.getvalue())
 
 
 def save_grid(rows: Sequence[torch.Tensor | np.ndarray], path: str | Path, scale: int = 2) -> Path:

@@ -8,10 +8,13 @@ from pathlib import Path
 from metagen.errors import InputError
 
 
-def data_root() -> Path:
-    """The folder of the real data sets: ``$METAGEN_DATA``, else ``../shared/data`` beside the CWD."""
+def data_root(what: str = "this data set") -> Path:
+    """The folder of the real data sets, ``$METAGEN_DATA``. There is no guess from the working
+    directory: without the variable, ``what`` needs an explicit root."""
     env = os.environ.get("METAGEN_DATA")
-    return Path(env) if env else Path.cwd().parent / "shared" / "data"
+    if not env:
+        raise InputError(f"{what} needs --root PATH (or data.root in the recipe, or METAGEN_DATA)")
+    return Path(env)
 
 
 def cache_dir() -> Path:
@@ -19,11 +22,3 @@ def cache_dir() -> Path:
     env = os.environ.get("METAGEN_CACHE")
     base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "metagen"
     return base
-
-
-def existing_path(path: str | os.PathLike, what: str = "path") -> Path:
-    """Return ``path`` as a Path, or raise ``InputError`` naming it when it does not exist."""
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise InputError(f"{what} not found: {p}")
-    return p

@@ -2,7 +2,6 @@
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,9 +26,11 @@ def trained_run(tmp_path_factory) -> Path:
 @pytest.fixture
 def shots(tmp_path: Path) -> list[str]:
     rng = np.random.default_rng(0)
-    paths = [write_image(tmp_path / "a.png", rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)),
-             write_image(tmp_path / "b.jpg", rng.integers(0, 256, (28, 28), dtype=np.uint8)),
-             write_image(tmp_path / "c.bmp", rng.integers(0, 256, (90, 90), dtype=np.uint8))]
+    paths = [
+        write_image(tmp_path / "a.png", rng.integers(0, 256, (50, 40, 3), dtype=np.uint8)),
+        write_image(tmp_path / "b.jpg", rng.integers(0, 256, (28, 28), dtype=np.uint8)),
+        write_image(tmp_path / "c.bmp", rng.integers(0, 256, (90, 90), dtype=np.uint8)),
+    ]
     return [str(p) for p in paths]
 
 
@@ -74,7 +75,9 @@ def test_generate_bad_shots_exit_2_with_one_line(trained_run, shots, tmp_path, c
     if content is not None:
         bad.write_bytes(content)
     shots[1] = str(bad)
-    code, _, err = run_cli(["generate", "--run", str(trained_run), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys)
+    code, _, err = run_cli(
+        ["generate", "--run", str(trained_run), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys
+    )
     assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
 
 
@@ -87,14 +90,19 @@ def test_generate_refuses_tampered_and_foreign_checkpoints(trained_run, shots, t
     data = bytearray(weights.read_bytes())
     data[-3] ^= 0x01
     weights.write_bytes(bytes(data))
-    code, _, err = run_cli(["generate", "--run", str(copy), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys)
+    code, _, err = run_cli(
+        ["generate", "--run", str(copy), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys
+    )
     assert code == 2 and "sha256 does not match" in err
 
-    from metagen.train.checkpoint import save_checkpoint
     import torch
 
+    from metagen.train.checkpoint import save_checkpoint
+
     save_checkpoint(tmp_path / "foreign" / "model", {"w": torch.zeros(2)}, {"kind": "classifier"})
-    code, _, err = run_cli(["generate", "--run", str(tmp_path / "foreign"), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys)
+    code, _, err = run_cli(
+        ["generate", "--run", str(tmp_path / "foreign"), "--shots", *shots, "--out", str(tmp_path / "o.png")], capsys
+    )
     assert code == 2 and "not a few-shot generator" in err
 
     other = json.loads(json.dumps(TINY))
@@ -121,6 +129,15 @@ def test_usage_errors_exit_2(tmp_path, capsys):
     assert code == 2 and "choose one of: reptile, fomaml, maml, metasgd" in err
 
 
+def test_overrides_may_follow_options(tmp_path, capsys):
+    recipe = tmp_path / "tiny.yaml"
+    recipe.write_text(yaml.safe_dump(TINY))
+    code, _, _ = run_cli(["train", str(recipe), "--out", str(tmp_path / "r"), "--quiet", "train.steps=1"], capsys)
+    assert code == 0 and json.loads((tmp_path / "r" / "model.json").read_text())["step"] == 1
+    code, _, err = run_cli(["train", str(recipe), "--bogus"], capsys)
+    assert code == 2 and "unrecognized arguments: --bogus" in err
+
+
 def test_train_refuses_to_overwrite_then_resumes(trained_run, tmp_path, capsys):
     recipe = tmp_path / "tiny.yaml"
     recipe.write_text(yaml.safe_dump(TINY))
@@ -131,8 +148,20 @@ def test_train_refuses_to_overwrite_then_resumes(trained_run, tmp_path, capsys):
 
 def test_demo_tiny(tmp_path, capsys):
     code, out, _ = run_cli(
-        ["demo", "--out", str(tmp_path / "demo"), "--quiet", "--steps", "2", "--num", "3",
-         "model.options.width=8", "meta.meta_batch=1", "meta.adapt_steps=1", "train.checkpoint_every=1"],
+        [
+            "demo",
+            "--out",
+            str(tmp_path / "demo"),
+            "--quiet",
+            "--steps",
+            "2",
+            "--num",
+            "3",
+            "model.options.width=8",
+            "meta.meta_batch=1",
+            "meta.adapt_steps=1",
+            "train.checkpoint_every=1",
+        ],
         capsys,
     )
     assert code == 0 and "class fidelity" in out

@@ -35,8 +35,13 @@ def make(seed=0):
         return F.mse_loss(functional_call(model, params, (images,)), target(images))
 
     g = torch.Generator().manual_seed(1)
-    task = Task(torch.rand(5, 1, 6, 6, generator=g, dtype=torch.float64), torch.zeros(5),
-                torch.rand(7, 1, 6, 6, generator=g, dtype=torch.float64), torch.zeros(7), (0,))
+    task = Task(
+        torch.rand(5, 1, 6, 6, generator=g, dtype=torch.float64),
+        torch.zeros(5),
+        torch.rand(7, 1, 6, 6, generator=g, dtype=torch.float64),
+        torch.zeros(7),
+        (0,),
+    )
     return model, task_loss, task
 
 
@@ -93,7 +98,9 @@ def test_reptile_update_equals_its_formula():
         grads = torch.autograd.grad(F.mse_loss(reference_forward(phi, images), target(images)), phi)
         phi = [(p - 0.2 * g).detach().requires_grad_(True) for p, g in zip(phi, grads)]
     eps = 0.25
-    Reptile(model, loss, InnerLoop(4, 0.2, "sgd"), outer_lr=eps, outer_optimizer="sgd").outer_step([task], torch.Generator())
+    Reptile(model, loss, InnerLoop(4, 0.2, "sgd"), outer_lr=eps, outer_optimizer="sgd").outer_step(
+        [task], torch.Generator()
+    )
     for p, t, f in zip(model.parameters(), theta, phi):
         torch.testing.assert_close(p.detach(), t + eps * (f.detach() - t), rtol=1e-10, atol=1e-12)
 
@@ -132,7 +139,9 @@ def test_adam_inner_loop_matches_torch_adam_first_order():
     from metagen.meta.inner import adapt
 
     params = dict(model.named_parameters())
-    ours = adapt(params, lambda p: loss(p, task.support_x, None), InnerLoop(3, 0.01, "adam", eps=1e-8), create_graph=False)
+    ours = adapt(
+        params, lambda p: loss(p, task.support_x, None), InnerLoop(3, 0.01, "adam", eps=1e-8), create_graph=False
+    )
     copy = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     opt = torch.optim.Adam(copy.values(), lr=0.01, eps=1e-8)
     for _ in range(3):

@@ -16,12 +16,15 @@ def dataset():
     return from_class_arrays("toy", per_class, [f"k{c}" for c in range(6)])
 
 
+def ids(x):
+    return set((x[:, 0, 0, 0] * 255).round().int().tolist())
+
+
 def test_shapes_labels_and_disjoint_support_query(dataset):
     task = EpisodeSampler(dataset, n_way=3, k_shot=2, q_query=3).sample(np.random.default_rng(0))
     assert task.support_x.shape == (6, 1, 4, 4) and task.query_x.shape == (9, 1, 4, 4)
     assert task.support_y.tolist() == [0, 0, 1, 1, 2, 2]
     assert task.query_y.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
-    ids = lambda x: set((x[:, 0, 0, 0] * 255).round().int().tolist())
     assert not ids(task.support_x) & ids(task.query_x)
     for label, c in enumerate(task.classes):  # every image belongs to its labelled class
         sx = (task.support_x[task.support_y == label, 0, 0, 0] * 255).round().int()

@@ -8,7 +8,12 @@ import pytest
 import torch
 
 from metagen.errors import CheckpointError
-from metagen.train.checkpoint import load_checkpoint, optimizer_from_checkpoint, optimizer_to_checkpoint, save_checkpoint
+from metagen.train.checkpoint import (
+    load_checkpoint,
+    optimizer_from_checkpoint,
+    optimizer_to_checkpoint,
+    save_checkpoint,
+)
 
 
 @pytest.fixture

@@ -24,7 +24,10 @@ def test_unknown_key_names_key_and_choices():
 
 
 def test_bad_values():
-    with pytest.raises(ConfigError, match=r"meta\.algorithm: 'mamal' is not a valid choice; choose one of: reptile, fomaml, maml, metasgd"):
+    with pytest.raises(
+        ConfigError,
+        match=r"meta\.algorithm: 'mamal' is not a valid choice; choose one of: reptile, fomaml, maml, metasgd",
+    ):
         config_from_dict({}, ["meta.algorithm=mamal"])
     with pytest.raises(ConfigError, match=r"train\.steps: expected an integer"):
         config_from_dict({}, ["train.steps=many"])
@@ -45,6 +48,10 @@ def test_yaml_errors(tmp_path: Path):
         load_config(tmp_path / "missing.yaml")
 
 
-@pytest.mark.parametrize("recipe", sorted((REPO / "configs").glob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "recipe",
+    sorted((REPO / "configs").glob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")),
+    ids=lambda p: p.name,
+)
 def test_every_recipe_loads(recipe: Path):
     assert isinstance(load_config(recipe), RunConfig)

@@ -106,3 +106,10 @@ def test_same_seed_same_trajectory(tmp_path: Path):
     assert (tmp_path / "a/metrics.jsonl").read_text() == (tmp_path / "b/metrics.jsonl").read_text()
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    with pytest.raises(InputError, match="CUDA is not available"):
+        train(config_from_dict(TINY, ["train.device=cuda"]), tmp_path / "run", show_progress=False)

@@ -12,7 +12,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     data = sub.add_parser("data", help="inspect and fetch data sets")
     dsub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", parser_class=type(data))
     info = dsub.add_parser("info", help="counts of a data set (classes, images, image size)")
-    info.add_argument("dataset", choices=sorted(DATASETS), metavar="DATASET", help=f"one of: {', '.join(sorted(DATASETS))}")
+    info.add_argument(
+        "dataset", choices=sorted(DATASETS), metavar="DATASET", help=f"one of: {', '.join(sorted(DATASETS))}"
+    )
     info.add_argument("--root", help="folder or zip of the data (default: $METAGEN_DATA)")
     info.add_argument("--size", type=int, help="resize images to SIZE x SIZE")
     info.add_argument("--channels", type=int, choices=(1, 3), help="convert to 1 (grey) or 3 (RGB) channels")

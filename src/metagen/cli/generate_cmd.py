@@ -9,9 +9,13 @@ from pathlib import Path
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("generate", help="adapt a trained generator to a few shots and generate new images")
     p.add_argument("--run", required=True, help="run directory (or checkpoint file) of a trained generator")
-    p.add_argument("--shots", nargs="+", required=True, metavar="IMG", help="images of the new class (any size or format)")
+    p.add_argument(
+        "--shots", nargs="+", required=True, metavar="IMG", help="images of the new class (any size or format)"
+    )
     p.add_argument("--num", type=int, default=16, help="how many images to generate (default 16)")
-    p.add_argument("--out", required=True, help="PNG grid to write: the shots in the first row, then the generated images")
+    p.add_argument(
+        "--out", required=True, help="PNG grid to write: the shots in the first row, then the generated images"
+    )
     p.add_argument("--out-dir", help="also write each generated image as a PNG in this folder")
     p.add_argument("--seed", type=int, default=0, help="same seed, same images")
     p.add_argument("--steps", type=int, help="adaptation steps (default: the recipe's meta.adapt_steps)")

@@ -33,7 +33,12 @@ def build_parser() -> Parser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # key=value overrides may follow options (``train recipe.yaml --quiet meta.inner_steps=3``)
+    if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
+        args.overrides = list(args.overrides) + extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
@@ -48,7 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # an internal error: say so in one line, details on request
         if os.environ.get("METAGEN_DEBUG"):
             traceback.print_exc()
-        sys.stderr.write(f"metagen: internal error: {type(exc).__name__}: {exc} (set METAGEN_DEBUG=1 for a traceback)\n")
+        sys.stderr.write(
+            f"metagen: internal error: {type(exc).__name__}: {exc} (set METAGEN_DEBUG=1 for a traceback)\n"
+        )
         return 1
     return 0
 

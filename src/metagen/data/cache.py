@@ -8,15 +8,16 @@ Entries are ``.npz`` files written atomically and read with ``allow_pickle=False
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from metagen.data.dataset import ClassImageDataset
+from metagen.io import write_bytes_atomic
 from metagen.paths import cache_dir
 
 CACHE_FORMAT = 1
@@ -46,25 +47,19 @@ def _entry_path(source_digest: str, transform: dict[str, Any]) -> Path:
 
 
 def _save(path: Path, ds: ClassImageDataset) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = json.dumps({"name": ds.name, "class_names": ds.class_names, "class_meta": ds.class_meta})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, images=ds.images, labels=ds.labels, header=np.frombuffer(header.encode(), dtype=np.uint8))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, images=ds.images, labels=ds.labels, header=np.frombuffer(header.encode(), dtype=np.uint8))
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def _load(path: Path) -> ClassImageDataset | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             header = json.loads(z["header"].tobytes().decode())
-            return ClassImageDataset(header["name"], z["images"], z["labels"], header["class_names"], header["class_meta"])
+            return ClassImageDataset(
+                header["name"], z["images"], z["labels"], header["class_names"], header["class_meta"]
+            )
     except Exception:  # a damaged entry is rebuilt, never trusted
         return None
 

@@ -12,30 +12,13 @@ from pathlib import Path
 from metagen.data.cache import cached_dataset
 from metagen.data.dataset import ClassImageDataset, from_class_arrays
 from metagen.data.folders import channel_mode_for, decode_groups, group_by_class
-from metagen.data.sources import FileTree
-from metagen.errors import InputError
+from metagen.data.sources import FileTree, locate_tree
 
 LOADER_VERSION = 1
 
 CELEBA_STEM = "celeba_identity_subset_aligned128"
 ATT_STEM = "att_faces"
 ATT_ZIP = "att_faces_orl.zip"
-
-
-def _locate(root: str | Path, stem: str, zip_name: str) -> tuple[FileTree, str]:
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise InputError(f"face data not found: {root} does not exist")
-    if root.is_file():
-        return FileTree(root), stem
-    if root.name == stem:
-        return FileTree(root), ""
-    for base in (root, root / "faces"):
-        if (base / stem).is_dir():
-            return FileTree(base / stem), ""
-        if (base / zip_name).is_file():
-            return FileTree(base / zip_name), stem
-    raise InputError(f"face data not found under {root}: expected {zip_name} or a {stem}/ folder")
 
 
 def _load_faces(
@@ -56,7 +39,7 @@ def load_celeba_identities(
     root: str | Path, size: int = 64, channels: int = 3, min_images: int = 1, use_cache: bool = True
 ) -> ClassImageDataset:
     """The CelebA identity subset: one class per identity (299 identities, 6,275 faces)."""
-    tree, stem = _locate(root, CELEBA_STEM, f"{CELEBA_STEM}.zip")
+    tree, stem = locate_tree(root, CELEBA_STEM, f"{CELEBA_STEM}.zip", "faces", "face data")
     prefix = f"{stem}/faces" if stem else "faces"
     return _load_faces(tree, prefix, "celeba-identities", size, channels, min_images, use_cache)
 
@@ -65,5 +48,5 @@ def load_att_faces(
     root: str | Path, size: int = 64, channels: int = 1, min_images: int = 1, use_cache: bool = True
 ) -> ClassImageDataset:
     """AT&T faces: 40 people x 10 images, grey; resized to ``size`` x ``size``."""
-    tree, stem = _locate(root, ATT_STEM, ATT_ZIP)
+    tree, stem = locate_tree(root, ATT_STEM, ATT_ZIP, "faces", "face data")
     return _load_faces(tree, stem, "att-faces", size, channels, min_images, use_cache)

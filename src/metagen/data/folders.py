@@ -10,7 +10,13 @@ import numpy as np
 
 from metagen.data.cache import cached_dataset
 from metagen.data.dataset import ClassImageDataset, from_class_arrays
-from metagen.data.images import ColourMode, channel_mode, is_image_name, open_image, to_array
+from metagen.data.images import (
+    ColourMode,
+    channel_mode,
+    is_image_name,
+    open_image,
+    to_array,
+)
 from metagen.data.sources import FileTree
 from metagen.errors import InputError
 

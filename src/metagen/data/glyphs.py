@@ -50,7 +50,7 @@ def covered_characters(fonts: list[Path], min_fonts: int) -> list[str]:
 
     counts: dict[int, int] = {}
     for path in fonts:
-        for cp in (TTFont(path, lazy=True).getBestCmap() or {}):
+        for cp in TTFont(path, lazy=True).getBestCmap() or {}:
             counts[cp] = counts.get(cp, 0) + 1
     return [chr(cp) for cp in sorted(counts) if counts[cp] >= min_fonts and unicodedata.category(chr(cp))[0] in "LNPS"]
 
@@ -70,7 +70,9 @@ def render_glyph(font: ImageFont.FreeTypeFont, char: str, size: int) -> np.ndarr
     return np.asarray(square.resize((size, size), Image.Resampling.LANCZOS), dtype=np.uint8)
 
 
-def jittered(image: np.ndarray, rng: np.random.Generator, max_degrees: float = 8.0, max_shift: float = 0.06) -> np.ndarray:
+def jittered(
+    image: np.ndarray, rng: np.random.Generator, max_degrees: float = 8.0, max_shift: float = 0.06
+) -> np.ndarray:
     """A small random affine copy: rotation up to ``max_degrees``, scale 0.9..1.1, shift up to
     ``max_shift`` of the side."""
     size = image.shape[0]
@@ -84,7 +86,9 @@ def jittered(image: np.ndarray, rng: np.random.Generator, max_degrees: float = 8
     return np.asarray(out, dtype=np.uint8)
 
 
-def load_glyphs(size: int = 28, min_fonts: int = 16, jitter: int = 0, seed: int = 0, use_cache: bool = True) -> ClassImageDataset:
+def load_glyphs(
+    size: int = 28, min_fonts: int = 16, jitter: int = 0, seed: int = 0, use_cache: bool = True
+) -> ClassImageDataset:
     """The glyph data set: one class per character, one image per covering font (plus ``jitter``
     seeded affine copies of each). Class metadata records the code point and Unicode name."""
     fonts = font_paths()
@@ -93,7 +97,14 @@ def load_glyphs(size: int = 28, min_fonts: int = 16, jitter: int = 0, seed: int 
     if jitter < 0:
         raise InputError(f"jitter must be 0 or more, got {jitter}")
     digest = hashlib.sha256(b"".join(p.read_bytes() for p in fonts)).hexdigest()
-    transform = {"loader": "glyphs", "version": LOADER_VERSION, "size": size, "min_fonts": min_fonts, "jitter": jitter, "seed": seed}
+    transform = {
+        "loader": "glyphs",
+        "version": LOADER_VERSION,
+        "size": size,
+        "min_fonts": min_fonts,
+        "jitter": jitter,
+        "seed": seed,
+    }
 
     def build() -> ClassImageDataset:
         loaded = [ImageFont.truetype(str(p), RENDER_PX) for p in fonts]

@@ -63,4 +63,3 @@ def load_mnist(root: str | Path, split: str = "t10k") -> ClassImageDataset:
     if labels.max(initial=0) > 9:
         raise InputError(f"MNIST under {root}: label {labels.max()} out of range 0..9")
     return ClassImageDataset(f"mnist-{split}", images[:, None], labels, [str(d) for d in range(10)])
-

@@ -14,7 +14,7 @@ from typing import Literal
 from metagen.data.cache import cached_dataset
 from metagen.data.dataset import ClassImageDataset, from_class_arrays
 from metagen.data.folders import decode_groups, group_by_class
-from metagen.data.sources import FileTree
+from metagen.data.sources import FileTree, locate_tree
 from metagen.errors import InputError
 
 Subset = Literal["background", "evaluation"]
@@ -45,19 +45,7 @@ def locate_omniglot(root: str | Path, subset: Subset) -> tuple[FileTree, str]:
     if subset not in OFFICIAL_ZIPS:
         raise InputError(f"Omniglot subset must be 'background' or 'evaluation', got {subset!r}")
     stem = f"images_{subset}"
-    root = Path(root).expanduser()
-    if not root.exists():
-        raise InputError(f"Omniglot not found: {root} does not exist")
-    if root.is_file():
-        return FileTree(root), stem
-    if root.name == stem:
-        return FileTree(root), ""
-    for base in (root, root / "omniglot"):
-        if (base / stem).is_dir():
-            return FileTree(base / stem), ""
-        if (base / f"{stem}.zip").is_file():
-            return FileTree(base / f"{stem}.zip"), stem
-    raise InputError(f"Omniglot not found under {root}: expected {stem}.zip or a {stem}/ folder")
+    return locate_tree(root, stem, f"{stem}.zip", "omniglot", "Omniglot")
 
 
 def load_omniglot(

@@ -56,14 +56,18 @@ def _omniglot_split(ds: ClassImageDataset, seed: int) -> ClassSplit:
     background = [n for n in ds.class_names if n.startswith("background/")]
     evaluation = tuple(sorted(n for n in ds.class_names if n.startswith("evaluation/")))
     part = make_split(background, 64, 0, seed)
-    return ClassSplit(part.train, part.val, evaluation, seed, "omniglot protocol: 64 background characters for validation")
+    return ClassSplit(
+        part.train, part.val, evaluation, seed, "omniglot protocol: 64 background characters for validation"
+    )
 
 
 def _packaged(name: str):
     return lambda ds, seed: packaged_split(name)
 
 
-@register("glyphs", False, 28, 1, "characters rendered from matplotlib's fonts (ships with the install)")(_seeded_split(0.1, 0.15))
+@register("glyphs", False, 28, 1, "characters rendered from matplotlib's fonts (ships with the install)")(
+    _seeded_split(0.1, 0.15)
+)
 def _glyphs(root: Path | None, size: int, channels: int | None, **options: Any) -> ClassImageDataset:
     return load_glyphs(size=size, **options)
 
@@ -79,7 +83,9 @@ def _omniglot_background(root: Path, size: int, channels: int | None, **options:
     return load_omniglot(root, "background", size, **options)
 
 
-@register("omniglot-evaluation", True, 28, 1, "Omniglot images_evaluation (659 characters x 20)")(_seeded_split(0.1, 0.2))
+@register("omniglot-evaluation", True, 28, 1, "Omniglot images_evaluation (659 characters x 20)")(
+    _seeded_split(0.1, 0.2)
+)
 def _omniglot_evaluation(root: Path, size: int, channels: int | None, **options: Any) -> ClassImageDataset:
     return load_omniglot(root, "evaluation", size, **options)
 
@@ -102,7 +108,9 @@ def _mnist(root: Path, size: int, channels: int | None, split: str = "t10k", **o
     return ds
 
 
-@register("folders", True, 32, None, "any folder (or zip) with one sub-folder of images per class")(_seeded_split(0.1, 0.2))
+@register("folders", True, 32, None, "any folder (or zip) with one sub-folder of images per class")(
+    _seeded_split(0.1, 0.2)
+)
 def _folders(root: Path, size: int, channels: int | None, **options: Any) -> ClassImageDataset:
     return load_image_folders(root, channels, size, **options)
 
@@ -131,14 +139,16 @@ def load_dataset(
     """Load the data set ``name``; ``root`` defaults to ``$METAGEN_DATA`` for those that need one."""
     entry = dataset_entry(name)
     if entry.needs_root:
-        root = Path(root) if root else data_root()
+        root = Path(root) if root else data_root(f"data set {name!r}")
         if not root.exists():
-            raise InputError(f"data set {name!r} needs --root PATH (or METAGEN_DATA); {root} does not exist")
+            raise InputError(f"data set {name!r}: root {root} does not exist")
     size = size or entry.default_size
     if size < 4 or size > 1024:
         raise InputError(f"image size must be between 4 and 1024 pixels, got {size}")
     try:
-        return entry.load(Path(root) if root else None, size, channels if channels is not None else entry.default_channels, **options)
+        return entry.load(
+            Path(root) if root else None, size, channels if channels is not None else entry.default_channels, **options
+        )
     except TypeError as exc:
         raise InputError(f"data set {name!r}: bad option ({exc})") from None
 

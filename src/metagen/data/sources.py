@@ -25,9 +25,7 @@ class FileTree:
                 self._zip = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as exc:
                 raise InputError(f"{self.path}: not a readable zip archive ({exc})") from None
-            self._files = sorted(
-                i.filename for i in self._zip.infolist() if not i.is_dir() and not _hidden(i.filename)
-            )
+            self._files = sorted(i.filename for i in self._zip.infolist() if not i.is_dir() and not _hidden(i.filename))
         else:
             self._files = sorted(
                 p.relative_to(self.path).as_posix()
@@ -67,3 +65,24 @@ class FileTree:
 
 def _hidden(rel: str) -> bool:
     return any(part.startswith(".") or part == "__MACOSX" for part in PurePosixPath(rel).parts)
+
+
+def locate_tree(root: str | Path, stem: str, zip_name: str, subfolder: str, what: str) -> tuple[FileTree, str]:
+    """Find a data set shipped as ``zip_name`` that unpacks to ``stem/``.
+
+    ``root`` may be the zip itself, the unpacked ``stem`` folder, or a folder holding either,
+    directly or in ``subfolder``. Returns the tree and the prefix of ``stem`` inside it.
+    """
+    root = Path(root).expanduser()
+    if not root.exists():
+        raise InputError(f"{what} not found: {root} does not exist")
+    if root.is_file():
+        return FileTree(root), stem
+    if root.name == stem:
+        return FileTree(root), ""
+    for base in (root, root / subfolder):
+        if (base / stem).is_dir():
+            return FileTree(base / stem), ""
+        if (base / zip_name).is_file():
+            return FileTree(base / zip_name), stem
+    raise InputError(f"{what} not found under {root}: expected {zip_name} or a {stem}/ folder")

@@ -42,12 +42,20 @@ class ClassSplit:
         return getattr(self, name)
 
     def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "source": self.source, "train": list(self.train), "val": list(self.val), "test": list(self.test)}
+        return {
+            "seed": self.seed,
+            "source": self.source,
+            "train": list(self.train),
+            "val": list(self.val),
+            "test": list(self.test),
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> "ClassSplit":
         try:
-            return cls(tuple(obj["train"]), tuple(obj["val"]), tuple(obj["test"]), obj.get("seed"), obj.get("source", ""))
+            return cls(
+                tuple(obj["train"]), tuple(obj["val"]), tuple(obj["test"]), obj.get("seed"), obj.get("source", "")
+            )
         except (KeyError, TypeError) as exc:
             raise InputError(f"not a class split (needs train, val and test lists of class names): {exc}") from None
 
@@ -72,7 +80,9 @@ def make_split(class_names: list[str], val: float | int, test: float | int, seed
     n = len(class_names)
     n_val, n_test = _count(n, val), _count(n, test)
     if n_val < 0 or n_test < 0 or n_val + n_test >= n:
-        raise InputError(f"cannot split {n} classes into {n_val} validation and {n_test} test classes and a training part")
+        raise InputError(
+            f"cannot split {n} classes into {n_val} validation and {n_test} test classes and a training part"
+        )
     order = np.random.default_rng(seed).permutation(n)
     names = [class_names[i] for i in order]
     return ClassSplit(

@@ -13,7 +13,14 @@ from metagen.errors import InputError
 from metagen.tasks.sampler import as_float
 from metagen.train.config import RunConfig
 from metagen.train.experiment import Experiment, build_experiment, check_device
-from metagen.train.state import CHECKPOINT_DIR, FINAL_STEM, checkpoint_steps, config_of, read_generator_record, restore_run_state
+from metagen.train.state import (
+    CHECKPOINT_DIR,
+    FINAL_STEM,
+    checkpoint_steps,
+    config_of,
+    read_generator_record,
+    restore_run_state,
+)
 
 
 @dataclass
@@ -68,7 +75,12 @@ def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tenso
 
 
 def generate(
-    loaded: LoadedGenerator, shots: torch.Tensor, num: int, seed: int = 0, steps: int | None = None, lr: float | None = None
+    loaded: LoadedGenerator,
+    shots: torch.Tensor,
+    num: int,
+    seed: int = 0,
+    steps: int | None = None,
+    lr: float | None = None,
 ) -> torch.Tensor:
     """Adapt to ``shots`` [K, C, H, W] and return ``num`` generated images [num, C, H, W] in [0, 1].
 

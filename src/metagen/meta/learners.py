@@ -34,8 +34,6 @@ ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd")
 class MetaLearner:
     """Base class: holds the model, the task loss, the inner loop and the outer optimizer."""
 
-    uses_query_in_inner = False
-
     def __init__(
         self,
         model: nn.Module,
@@ -68,7 +66,9 @@ class MetaLearner:
     def inner_lrs(self) -> Params | None:
         return None
 
-    def adapt(self, images: torch.Tensor, gen: torch.Generator, steps: int | None = None, create_graph: bool = False) -> Params:
+    def adapt(
+        self, images: torch.Tensor, gen: torch.Generator, steps: int | None = None, create_graph: bool = False
+    ) -> Params:
         """Adapted parameters for a task whose training images are ``images``."""
         return adapt(
             self.params(), lambda p: self.task_loss(p, images, gen), self.inner, create_graph, steps, self.inner_lrs()
@@ -148,8 +148,6 @@ class MetaSGD(MAML):
 
 class Reptile(MetaLearner):
     """Reptile: the inner loop runs on all of a task's images (support and query)."""
-
-    uses_query_in_inner = True
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
         images = torch.cat([task.support_x, task.query_x]) if task.query_x.numel() else task.support_x

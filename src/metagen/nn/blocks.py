@@ -19,7 +19,9 @@ def downsample_steps(size: int) -> tuple[int, int]:
     return steps, side
 
 
-def conv_gn_act(c_in: int, c_out: int, kernel: int, stride: int, padding: int, transpose: bool = False) -> nn.Sequential:
+def conv_gn_act(
+    c_in: int, c_out: int, kernel: int, stride: int, padding: int, transpose: bool = False
+) -> nn.Sequential:
     """Convolution, GroupNorm, SiLU. GroupNorm keeps no running statistics, so a network built from
     these blocks has no buffers and nothing leaks between meta-learning tasks."""
     conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d

@@ -31,7 +31,9 @@ class EpisodeSampler:
         if n_way < 1 or k_shot < 1 or q_query < 0:
             raise InputError(f"need n_way >= 1, k_shot >= 1, q_query >= 0; got {n_way}, {k_shot}, {q_query}")
         if n_way > dataset.num_classes:
-            raise InputError(f"{n_way}-way tasks need {n_way} classes; data set {dataset.name!r} has {dataset.num_classes}")
+            raise InputError(
+                f"{n_way}-way tasks need {n_way} classes; data set {dataset.name!r} has {dataset.num_classes}"
+            )
         sizes = dataset.class_sizes()
         self.eligible = np.flatnonzero(sizes >= k_shot + q_query)
         if len(self.eligible) < n_way:
@@ -49,7 +51,9 @@ class EpisodeSampler:
         for c in chosen:
             idx = self.dataset.indices_of(int(c))
             if len(idx) < self.k_shot + self.q_query:
-                raise InputError(f"class {self.dataset.class_names[c]!r} has {len(idx)} images, fewer than K + Q = {self.k_shot + self.q_query}")
+                raise InputError(
+                    f"class {self.dataset.class_names[c]!r} has {len(idx)} images, fewer than K + Q = {self.k_shot + self.q_query}"
+                )
             picked = rng.choice(idx, self.k_shot + self.q_query, replace=False)
             support.append(picked[: self.k_shot])
             query.append(picked[self.k_shot :])

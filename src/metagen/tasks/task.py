@@ -39,11 +39,3 @@ class Task:
             self.class_names,
             dict(self.meta),
         )
-
-
-def stack_tasks(tasks: list[Task]) -> dict[str, torch.Tensor]:
-    """Stack equally shaped tasks into [T, ...] tensors, for vectorised (vmap) meta-batches."""
-    return {
-        name: torch.stack([getattr(t, name) for t in tasks])
-        for name in ("support_x", "support_y", "query_x", "query_y")
-    }

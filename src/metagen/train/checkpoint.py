@@ -12,8 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,27 +22,14 @@ from safetensors.torch import save as st_save
 
 import metagen
 from metagen.errors import CheckpointError
+from metagen.io import write_bytes_atomic
 
 FORMAT = "metagen-checkpoint/1"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_json_atomic(path: str | Path, obj: Any) -> None:
     """Write ``obj`` as indented JSON through a temporary file and a rename."""
-    _write_atomic(Path(path), (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
+    write_bytes_atomic(Path(path), (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode())
 
 
 def _checksum(meta: dict[str, Any]) -> str:
@@ -64,7 +49,7 @@ def save_checkpoint(stem: str | Path, tensors: dict[str, torch.Tensor], meta: di
         "weights_sha256": hashlib.sha256(blob).hexdigest(),
     }
     record["checksum"] = _checksum(record)
-    _write_atomic(stem.with_suffix(".safetensors"), blob)
+    write_bytes_atomic(stem.with_suffix(".safetensors"), blob)
     json_path = stem.with_suffix(".json")
     write_json_atomic(json_path, record)
     return json_path
@@ -80,13 +65,17 @@ def read_checkpoint_meta(path: str | Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{json_path}: not a readable checkpoint record ({exc})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{json_path}: not a metagen checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        raise CheckpointError(
+            f"{json_path}: not a metagen checkpoint (format {meta.get('format') if isinstance(meta, dict) else None!r})"
+        )
     if meta.get("checksum") != _checksum(meta):
         raise CheckpointError(f"{json_path}: checksum mismatch; the checkpoint record was modified or damaged")
     return meta
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load and verify a checkpoint: (tensors, metadata). Raises ``CheckpointError`` if anything is off."""
     meta = read_checkpoint_meta(path)
     weights_path = Path(path).with_suffix(".json").with_name(meta["weights_file"])
@@ -111,7 +100,9 @@ def rng_state_from_json(text: str) -> torch.Tensor:
     return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
 
 
-def optimizer_to_checkpoint(optimizer: torch.optim.Optimizer, prefix: str = "optim") -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+def optimizer_to_checkpoint(
+    optimizer: torch.optim.Optimizer, prefix: str = "optim"
+) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Split an optimizer's state dict into tensors (for safetensors) and plain data (for JSON)."""
     sd = optimizer.state_dict()
     tensors, plain_state = {}, {}

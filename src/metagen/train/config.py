@@ -94,7 +94,12 @@ class RunConfig:
         for key, value in positive.items():
             if value < 1:
                 raise ConfigError(f"{key} must be at least 1, got {value}")
-        nonneg = {"train.steps": self.train.steps, "meta.q_query": self.meta.q_query, "meta.inner_steps": self.meta.inner_steps, "meta.adapt_steps": self.meta.adapt_steps}
+        nonneg = {
+            "train.steps": self.train.steps,
+            "meta.q_query": self.meta.q_query,
+            "meta.inner_steps": self.meta.inner_steps,
+            "meta.adapt_steps": self.meta.adapt_steps,
+        }
         for key, value in nonneg.items():
             if value < 0:
                 raise ConfigError(f"{key} must be 0 or more, got {value}")

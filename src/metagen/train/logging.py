@@ -23,8 +23,13 @@ class RunLogger:
         self._file = open(self.path, "a")
         self._tb = _tensorboard_writer(run_dir / "tensorboard")
         self._bar = tqdm(
-            total=total_steps, initial=start_step, desc="meta-train", unit="step", disable=not show_progress,
-            file=sys.stderr, dynamic_ncols=True,
+            total=total_steps,
+            initial=start_step,
+            desc="meta-train",
+            unit="step",
+            disable=not show_progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
         )
 
     def step(self, step: int, metrics: dict[str, float], write: bool) -> None:

@@ -19,7 +19,13 @@ from metagen.grid import save_grid
 from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import RunConfig
-from metagen.train.experiment import Experiment, build_experiment, check_device, load_data_parts, network_spec_for
+from metagen.train.experiment import (
+    Experiment,
+    build_experiment,
+    check_device,
+    load_data_parts,
+    network_spec_for,
+)
 from metagen.train.logging import RunLogger
 from metagen.train.state import (
     CHECKPOINT_DIR,
@@ -66,7 +72,9 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
         )
 
 
-def sample_rows(exp: Experiment, data: ClassImageDataset, k_shot: int, n: int, seed: int, classes: int = 4) -> list[torch.Tensor]:
+def sample_rows(
+    exp: Experiment, data: ClassImageDataset, k_shot: int, n: int, seed: int, classes: int = 4
+) -> list[torch.Tensor]:
     """For the first ``classes`` classes of ``data``: [shots, then n generated] per class, seeded
     independently of the training RNG so drawing samples never changes the training trajectory."""
     rng = np.random.default_rng(seed)
@@ -97,48 +105,60 @@ def train(
     check_device(config.train.device)
     existing = checkpoint_steps(run_dir) if run_dir.exists() else []
     if existing and not resume:
-        raise InputError(f"{run_dir} already holds a run (step {existing[-1][0]}); pass --resume to continue it or choose another --out")
+        raise InputError(
+            f"{run_dir} already holds a run (step {existing[-1][0]}); pass --resume to continue it or choose another --out"
+        )
     if resume and existing:
         _check_resume_config(config_of(existing[-1][1]), config)
     parts = load_data_parts(config)
     h, w = parts.train.image_size
     if h != w:
         raise InputError(f"images are {h}x{w}; few-shot generators need square images (set data.size)")
-    cfg = config
-    spec = network_spec_for(cfg, h, parts.train.channels)
-    exp = build_experiment(cfg, spec)
+    spec = network_spec_for(config, h, parts.train.channels)
+    exp = build_experiment(config, spec)
     exp.learner.build_optimizer()
-    np_rng = np.random.default_rng(cfg.train.seed)
-    torch_gen = torch.Generator(device=cfg.train.device).manual_seed(cfg.train.seed)
+    np_rng = np.random.default_rng(config.train.seed)
+    torch_gen = torch.Generator(device=config.train.device).manual_seed(config.train.seed)
     start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen) if (resume and existing) else 0
 
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     parts.split.save(run_dir / "split.json")
-    m = cfg.meta
+    m = config.meta
     sampler = EpisodeSampler(parts.train, 1, m.k_shot, m.q_query)
     preview = parts.val or parts.train
-    logger = RunLogger(run_dir, cfg.train.steps, start, show_progress)
+    logger = RunLogger(run_dir, config.train.steps, start, show_progress)
     t0, loss = time.perf_counter(), float("nan")
     try:
-        for step in range(start + 1, cfg.train.steps + 1):
-            tasks = [t.to(cfg.train.device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
+        for step in range(start + 1, config.train.steps + 1):
+            tasks = [t.to(config.train.device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
             metrics = exp.learner.outer_step(tasks, torch_gen)
             loss = metrics["loss"]
             if not math.isfinite(loss):
-                raise DivergenceError(f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr")
-            logger.step(step, metrics, write=step % cfg.train.log_every == 0 or step == cfg.train.steps)
-            if step % cfg.train.checkpoint_every == 0 or step == cfg.train.steps:
+                raise DivergenceError(
+                    f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr"
+                )
+            logger.step(step, metrics, write=step % config.train.log_every == 0 or step == config.train.steps)
+            if step % config.train.checkpoint_every == 0 or step == config.train.steps:
                 save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
-                prune_checkpoints(run_dir, cfg.train.keep_checkpoints)
-            if step % cfg.train.sample_every == 0 or step == cfg.train.steps:
-                rows = sample_rows(exp, preview, m.k_shot, 8, seed=cfg.train.seed)
+                prune_checkpoints(run_dir, config.train.keep_checkpoints)
+            if step % config.train.sample_every == 0 or step == config.train.steps:
+                rows = sample_rows(exp, preview, m.k_shot, 8, seed=config.train.seed)
                 save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
             if on_step is not None:
                 on_step(step)
     finally:
         logger.close()
-    final = save_run_state(run_dir / FINAL_STEM, exp, cfg.train.steps, parts.split, np_rng, torch_gen)
+    final = save_run_state(run_dir / FINAL_STEM, exp, config.train.steps, parts.split, np_rng, torch_gen)
     seconds = time.perf_counter() - t0
-    write_json_atomic(run_dir / "run.json", {"steps": cfg.train.steps, "resumed_from": start, "seconds": seconds, "final_checkpoint": final.name, "final_loss": loss})
-    return RunResult(run_dir, cfg.train.steps, start, seconds, loss)
+    write_json_atomic(
+        run_dir / "run.json",
+        {
+            "steps": config.train.steps,
+            "resumed_from": start,
+            "seconds": seconds,
+            "final_checkpoint": final.name,
+            "final_loss": loss,
+        },
+    )
+    return RunResult(run_dir, config.train.steps, start, seconds, loss)
