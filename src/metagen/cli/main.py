@@ -38,7 +38,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and hasattr(args, "overrides") and all("=" in e and not e.startswith("-") for e in extra):
         args.overrides = list(args.overrides) + extra
     elif extra:
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        sys.stderr.write(f"metagen: error: unrecognized arguments: {' '.join(extra)} (see 'metagen --help')\n")
+        return 2
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 2
