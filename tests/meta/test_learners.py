@@ -31,7 +31,7 @@ def make(seed=0):
     torch.manual_seed(seed)
     model = TinyConv().double()
 
-    def task_loss(params, images, gen):
+    def task_loss(params, images, labels, gen):
         return F.mse_loss(functional_call(model, params, (images,)), target(images))
 
     g = torch.Generator().manual_seed(1)
@@ -113,8 +113,8 @@ def test_metasgd_learning_rate_gradient_matches_finite_differences():
 
     def query_loss(lr):
         learner.extra["lr"].data.fill_(lr)
-        adapted = learner.adapt(task.support_x, torch.Generator(), create_graph=False)
-        return float(loss(adapted, task.query_x, None))
+        adapted = learner.adapt(task.support_x, task.support_y, torch.Generator(), create_graph=False)
+        return float(loss(adapted, task.query_x, task.query_y, None))
 
     h = 1e-5
     numeric = (query_loss(0.3 + h) - query_loss(0.3 - h)) / (2 * h)
@@ -131,7 +131,7 @@ def test_per_parameter_rates_have_parameter_shapes():
 def test_networks_with_buffers_are_refused():
     net = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2))
     with pytest.raises(ConfigError, match="without buffers"):
-        MAML(net, lambda p, x, g: x.sum(), InnerLoop(1, 0.1), outer_lr=0.1)
+        MAML(net, lambda p, x, y, g: x.sum(), InnerLoop(1, 0.1), outer_lr=0.1)
 
 
 def test_adam_inner_loop_matches_torch_adam_first_order():
@@ -140,13 +140,13 @@ def test_adam_inner_loop_matches_torch_adam_first_order():
 
     params = dict(model.named_parameters())
     ours = adapt(
-        params, lambda p: loss(p, task.support_x, None), InnerLoop(3, 0.01, "adam", eps=1e-8), create_graph=False
+        params, lambda p: loss(p, task.support_x, None, None), InnerLoop(3, 0.01, "adam", eps=1e-8), create_graph=False
     )
     copy = {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
     opt = torch.optim.Adam(copy.values(), lr=0.01, eps=1e-8)
     for _ in range(3):
         opt.zero_grad()
-        loss(copy, task.support_x, None).backward()
+        loss(copy, task.support_x, None, None).backward()
         opt.step()
     for k in params:  # sqrt(v + eps^2) differs from sqrt(v) only far below this tolerance here
         torch.testing.assert_close(ours[k], copy[k].detach(), rtol=1e-6, atol=1e-9)

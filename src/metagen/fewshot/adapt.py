@@ -102,5 +102,6 @@ def generate(
     gen = torch.Generator().manual_seed(seed)
     device = next(exp.learner.model.parameters()).device
     shots = shots.to(device)
-    adapted = exp.learner.adapt(shots, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
+    labels = torch.zeros(len(shots), dtype=torch.long, device=device)
+    adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
     return exp.generator.sample(adapted, shots, num, gen).cpu()

@@ -29,8 +29,11 @@ class VAEGenerator:
     def __init__(self, model: ConvVAE, beta: float = 1.0, temperature: float = 0.5):
         self.model, self.beta, self.temperature = model, beta, temperature
 
-    def task_loss(self, params: Params, images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Negative ELBO (nats per image) of ``images`` [B, C, H, W] under parameters ``params``."""
+    def task_loss(
+        self, params: Params, images: torch.Tensor, labels: torch.Tensor, gen: torch.Generator
+    ) -> torch.Tensor:
+        """Negative ELBO (nats per image) of ``images`` [B, C, H, W] under ``params``; the episode
+        ``labels`` are not used (one-class generation tasks)."""
         eps = torch.randn(images.shape[0], self.model.latent_dim, generator=gen, device=gen.device).to(images.device)
         logits, mu, logvar = functional_call(self.model, params, (images, eps))
         return negative_elbo(logits, images, mu, logvar, self.model.likelihood, self.beta)

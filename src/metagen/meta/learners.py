@@ -12,7 +12,8 @@
   Learning"): MAML whose inner learning rates are learned, per parameter, per tensor or one scalar.
 
 A learner owns the meta-parameters (the network's parameters and, for Meta-SGD, the learning
-rates) and the outer optimizer. The task loss is a closure ``task_loss(params, images, gen)``
+rates) and the outer optimizer. The task loss is a closure ``task_loss(params, x, y, gen)``
+(images, episode labels, random generator)
 supplied by the model family, so any network pairs with any algorithm.
 """
 
@@ -27,7 +28,7 @@ from metagen.errors import ConfigError
 from metagen.meta.inner import InnerLoop, Params, adapt
 from metagen.tasks.task import Task
 
-TaskLoss = Callable[[Params, torch.Tensor, torch.Generator], torch.Tensor]
+TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd")
 
 
@@ -67,11 +68,16 @@ class MetaLearner:
         return None
 
     def adapt(
-        self, images: torch.Tensor, gen: torch.Generator, steps: int | None = None, create_graph: bool = False
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        gen: torch.Generator,
+        steps: int | None = None,
+        create_graph: bool = False,
     ) -> Params:
-        """Adapted parameters for a task whose training images are ``images``."""
+        """Adapted parameters for a task whose training images are ``x`` with labels ``y``."""
         return adapt(
-            self.params(), lambda p: self.task_loss(p, images, gen), self.inner, create_graph, steps, self.inner_lrs()
+            self.params(), lambda p: self.task_loss(p, x, y, gen), self.inner, create_graph, steps, self.inner_lrs()
         )
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
@@ -111,10 +117,10 @@ class MAML(MetaLearner):
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
         meta_params = self.meta_parameters()
-        adapted = self.adapt(task.support_x, gen, create_graph=not self.first_order)
+        adapted = self.adapt(task.support_x, task.support_y, gen, create_graph=not self.first_order)
         if self.first_order:
             adapted = {k: v.detach().requires_grad_(True) for k, v in adapted.items()}
-        loss = self.task_loss(adapted, task.query_x, gen)
+        loss = self.task_loss(adapted, task.query_x, task.query_y, gen)
         targets = list(adapted.values()) if self.first_order else meta_params
         grads = torch.autograd.grad(loss, targets, allow_unused=True)
         if self.first_order:  # the adapted tensors line up with the network's parameters
@@ -150,10 +156,11 @@ class Reptile(MetaLearner):
     """Reptile: the inner loop runs on all of a task's images (support and query)."""
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
-        images = torch.cat([task.support_x, task.query_x]) if task.query_x.numel() else task.support_x
-        adapted = self.adapt(images, gen)
+        x = torch.cat([task.support_x, task.query_x])
+        y = torch.cat([task.support_y, task.query_y])
+        adapted = self.adapt(x, y, gen)
         with torch.no_grad():
-            loss = self.task_loss(adapted, images, gen)
+            loss = self.task_loss(adapted, x, y, gen)
         return [p.detach() - adapted[k] for k, p in self.params().items()], float(loss)
 
 

@@ -84,7 +84,8 @@ def sample_rows(
     for c in range(min(classes, data.num_classes)):
         idx = rng.choice(data.indices_of(c), min(k_shot, len(data.indices_of(c))), replace=False)
         shots = as_float(data.images[idx]).to(device)
-        adapted = exp.learner.adapt(shots, gen, steps=exp.config.meta.adapt_steps)
+        labels = torch.zeros(len(shots), dtype=torch.long, device=device)
+        adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps)
         rows.append(torch.cat([shots.cpu(), exp.generator.sample(adapted, shots, n, gen).cpu()]))
     return rows
 
