@@ -179,3 +179,9 @@ def test_internal_error_exit_1(monkeypatch, capsys):
     monkeypatch.setattr(data_cmd, "run_info", boom)
     code, _, err = run_cli(["data", "info", "glyphs"], capsys)
     assert code == 1 and "internal error: RuntimeError: kaput" in err
+
+
+def test_evaluate_generator_run(trained_run, capsys):
+    assert main(["evaluate", "--run", str(trained_run), "--num", "2", "--k-shot", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "pixel-space class fidelity" in out and "3 shots" in out

@@ -9,6 +9,7 @@ from metagen.errors import InputError
 ROOTS = {
     "glyphs": lambda data, folder: None,
     "omniglot": lambda data, folder: data / "omniglot",
+    "omniglot-maml": lambda data, folder: data / "omniglot",
     "omniglot-background": lambda data, folder: data / "omniglot",
     "omniglot-evaluation": lambda data, folder: data / "omniglot",
     "celeba": lambda data, folder: data / "faces",

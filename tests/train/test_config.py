@@ -17,7 +17,9 @@ def test_overrides_and_types():
 
 
 def test_unknown_key_names_key_and_choices():
-    with pytest.raises(ConfigError, match=r"unknown config key meta\.inner_stepz; valid keys here: algorithm, k_shot"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key meta\.inner_stepz; valid keys here: algorithm, n_way, k_shot"
+    ):
         config_from_dict({}, ["meta.inner_stepz=3"])
     with pytest.raises(ConfigError, match=r"unknown config key trian"):
         config_from_dict({"trian": {}})
@@ -50,7 +52,7 @@ def test_yaml_errors(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "recipe",
-    sorted((REPO / "configs").glob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")),
+    sorted((REPO / "configs").rglob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")),
     ids=lambda p: p.name,
 )
 def test_every_recipe_loads(recipe: Path):

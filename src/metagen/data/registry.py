@@ -78,6 +78,19 @@ def _omniglot(root: Path, size: int, channels: int | None, **options: Any) -> Cl
     return _merge(parts, "omniglot")
 
 
+def _maml_split(ds: ClassImageDataset, seed: int) -> ClassSplit:
+    """The split of Finn et al. (2017) and Santoro et al. (2016): all 1,623 characters shuffled,
+    1,200 for meta-training, the other 423 for testing (rotations are added to training by
+    ``data.rotations``)."""
+    part = make_split(ds.class_names, 0, ds.num_classes - 1200, seed)
+    return ClassSplit(part.train, (), part.test, seed, "MAML protocol: 1200 training characters, the rest for testing")
+
+
+@register("omniglot-maml", True, 28, 1, "Omniglot, all 1,623 characters, split 1,200 / 423 as in MAML")(_maml_split)
+def _omniglot_maml(root: Path, size: int, channels: int | None, **options: Any) -> ClassImageDataset:
+    return _omniglot(root, size, channels, **options)
+
+
 @register("omniglot-background", True, 28, 1, "Omniglot images_background (964 characters x 20)")(_seeded_split(64, 0))
 def _omniglot_background(root: Path, size: int, channels: int | None, **options: Any) -> ClassImageDataset:
     return load_omniglot(root, "background", size, **options)

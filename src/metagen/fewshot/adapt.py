@@ -16,9 +16,10 @@ from metagen.train.experiment import Experiment, build_experiment, check_device
 from metagen.train.state import (
     CHECKPOINT_DIR,
     FINAL_STEM,
+    GENERATOR_KIND,
     checkpoint_steps,
     config_of,
-    read_generator_record,
+    read_run_record,
     restore_run_state,
 )
 
@@ -54,16 +55,22 @@ def find_checkpoint(run: str | Path) -> Path:
     return steps[-1][1]
 
 
-def load_generator(run: str | Path, device: str = "cpu") -> LoadedGenerator:
-    """Rebuild the generator from its checkpoint alone (network spec, config and weights)."""
+def load_run(run: str | Path, device: str = "cpu", kind: str | None = None) -> LoadedGenerator:
+    """Rebuild a meta-trained model from its checkpoint alone (network spec, config and weights);
+    ``kind`` restricts it to generators or classifiers."""
     path = find_checkpoint(run)
-    record = read_generator_record(path)
+    record = read_run_record(path, kind)
     config: RunConfig = config_of(path)
     config.train.device = str(check_device(device))
     exp = build_experiment(config, record["network"])
     step = restore_run_state(path, exp)
     exp.learner.model.eval()
     return LoadedGenerator(exp, path, step)
+
+
+def load_generator(run: str | Path, device: str = "cpu") -> LoadedGenerator:
+    """Rebuild a few-shot generator from its checkpoint; any other checkpoint is refused."""
+    return load_run(run, device, GENERATOR_KIND)
 
 
 def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tensor:
@@ -104,4 +111,4 @@ def generate(
     shots = shots.to(device)
     labels = torch.zeros(len(shots), dtype=torch.long, device=device)
     adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
-    return exp.generator.sample(adapted, shots, num, gen).cpu()
+    return exp.family.sample(adapted, shots, num, gen).cpu()

@@ -25,6 +25,7 @@ class VAEGenerator:
     """Binds a ``ConvVAE`` to its objective (the negative ELBO) and its few-shot sampler."""
 
     family = "vae"
+    kind = "fewshot-generator"
 
     def __init__(self, model: ConvVAE, beta: float = 1.0, temperature: float = 0.5):
         self.model, self.beta, self.temperature = model, beta, temperature

@@ -46,6 +46,7 @@ class MetaConfig:
     """The meta-learning algorithm, its inner loop (training and adaptation) and its outer loop."""
 
     algorithm: Literal["reptile", "fomaml", "maml", "metasgd"] = "reptile"
+    n_way: int = 1
     k_shot: int = 5
     q_query: int = 5
     meta_batch: int = 4
@@ -84,6 +85,7 @@ class RunConfig:
     def validate(self) -> "RunConfig":
         """Check value ranges that types alone cannot express."""
         positive = {
+            "meta.n_way": self.meta.n_way,
             "meta.k_shot": self.meta.k_shot,
             "meta.meta_batch": self.meta.meta_batch,
             "train.log_every": self.train.log_every,

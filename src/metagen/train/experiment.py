@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,12 +13,18 @@ from metagen.data.dataset import ClassImageDataset, rotation_augmented
 from metagen.data.registry import class_split, load_dataset
 from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import ConfigError, InputError
+from metagen.fewshot.classifier import FewShotClassifier
 from metagen.fewshot.vae import VAEGenerator
 from metagen.meta.inner import InnerLoop
 from metagen.meta.learners import MetaLearner, make_learner
-from metagen.nn.registry import build_network
+from metagen.nn.classifier import Conv4Classifier
+from metagen.nn.registry import NETWORKS, build_network
 from metagen.nn.vae import ConvVAE
 from metagen.train.config import RunConfig
+
+Family = VAEGenerator | FewShotClassifier
+# Which few-shot family wraps each network: generators sample images, classifiers predict labels.
+FAMILIES: dict[type, type] = {ConvVAE: VAEGenerator, Conv4Classifier: FewShotClassifier}
 
 
 @dataclass
@@ -26,7 +33,7 @@ class Experiment:
 
     config: RunConfig
     network_spec: dict[str, Any]
-    generator: VAEGenerator
+    family: Family
     learner: MetaLearner
 
 
@@ -50,9 +57,13 @@ def load_data_parts(config: RunConfig) -> DataParts:
 
 
 def network_spec_for(config: RunConfig, image_size: int, channels: int) -> dict[str, Any]:
-    """The network's registry name and constructor options, with the data's size and channels."""
+    """The network's registry name and constructor options, with the data's size and channels
+    (and, for classifiers, ``num_classes`` = the tasks' N)."""
     options = dict(config.model.options)
-    for key, value in (("image_size", image_size), ("channels", channels)):
+    implied = {"image_size": image_size, "channels": channels}
+    if config.model.name in NETWORKS and "num_classes" in inspect.signature(NETWORKS[config.model.name]).parameters:
+        implied["num_classes"] = config.meta.n_way
+    for key, value in implied.items():
         if options.setdefault(key, value) != value:
             raise ConfigError(f"model.options.{key}={options[key]} does not match the data ({value})")
     return {"name": config.model.name, "options": options}
@@ -62,15 +73,18 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
     """Build the network (seeded by ``train.seed``), its generator wrapper and the meta-learner."""
     torch.manual_seed(config.train.seed)
     model = build_network(network_spec["name"], network_spec["options"])
-    if not isinstance(model, ConvVAE):
-        raise ConfigError(f"network {network_spec['name']!r} is not a few-shot generator metagen can meta-train yet")
+    family_cls = FAMILIES.get(type(model))
+    if family_cls is None:
+        raise ConfigError(f"network {network_spec['name']!r} has no few-shot family metagen can meta-train")
+    if family_cls is FewShotClassifier and config.meta.n_way < 2:
+        raise ConfigError(f"classifier {network_spec['name']!r} needs meta.n_way of 2 or more, got {config.meta.n_way}")
     model.to(config.train.device)
-    generator = VAEGenerator(model)
+    family = family_cls(model)
     m = config.meta
     inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
-    learner = make_learner(m.algorithm, model, generator.task_loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
+    learner = make_learner(m.algorithm, model, family.task_loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
     learner.extra.to(config.train.device)
-    return Experiment(config, network_spec, generator, learner)
+    return Experiment(config, network_spec, family, learner)
 
 
 def check_device(device: str) -> torch.device:

@@ -36,11 +36,15 @@ class RunLogger:
         self._bar.update(1)
         self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
         if write:
-            self._file.write(json.dumps({"step": step, **metrics}) + "\n")
-            self._file.flush()
-            if self._tb is not None:
-                for k, v in metrics.items():
-                    self._tb.add_scalar(k, v, step)
+            self.record(step, metrics)
+
+    def record(self, step: int, metrics: dict[str, float]) -> None:
+        """Append ``metrics`` for ``step`` to the log (and TensorBoard) without advancing the bar."""
+        self._file.write(json.dumps({"step": step, **metrics}) + "\n")
+        self._file.flush()
+        if self._tb is not None:
+            for k, v in metrics.items():
+                self._tb.add_scalar(k, v, step)
 
     def close(self) -> None:
         self._bar.close()

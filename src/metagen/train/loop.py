@@ -15,6 +15,7 @@ import yaml
 
 from metagen.data.dataset import ClassImageDataset
 from metagen.errors import InputError, MetagenError
+from metagen.fewshot.classifier import FewShotClassifier
 from metagen.grid import save_grid
 from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
@@ -86,8 +87,23 @@ def sample_rows(
         shots = as_float(data.images[idx]).to(device)
         labels = torch.zeros(len(shots), dtype=torch.long, device=device)
         adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps)
-        rows.append(torch.cat([shots.cpu(), exp.generator.sample(adapted, shots, n, gen).cpu()]))
+        rows.append(torch.cat([shots.cpu(), exp.family.sample(adapted, shots, n, gen).cpu()]))
     return rows
+
+
+def validation_accuracy(
+    exp: Experiment, sampler: EpisodeSampler, seed: int, name: str, tasks: int = 50
+) -> dict[str, float]:
+    """Mean query accuracy after adaptation over a seeded, fixed set of ``tasks`` tasks, as ``name``."""
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(seed)
+    device = next(exp.learner.model.parameters()).device
+    accs = []
+    for _ in range(tasks):
+        task = sampler.sample(rng).to(device)
+        adapted = exp.learner.adapt(task.support_x, task.support_y, gen, steps=exp.config.meta.adapt_steps)
+        accs.append(exp.family.accuracy(adapted, task.query_x, task.query_y))
+    return {name: float(np.mean(accs))}
 
 
 def train(
@@ -126,8 +142,10 @@ def train(
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
     parts.split.save(run_dir / "split.json")
     m = config.meta
-    sampler = EpisodeSampler(parts.train, 1, m.k_shot, m.q_query)
+    sampler = EpisodeSampler(parts.train, m.n_way, m.k_shot, m.q_query)
     preview = parts.val or parts.train
+    preview_sampler = EpisodeSampler(preview, m.n_way, m.k_shot, m.q_query) if m.n_way > 1 else None
+    preview_metric = "val_accuracy" if parts.val else "train_tasks_accuracy"  # no validation classes
     logger = RunLogger(run_dir, config.train.steps, start, show_progress)
     t0, loss = time.perf_counter(), float("nan")
     try:
@@ -144,8 +162,11 @@ def train(
                 save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if step % config.train.sample_every == 0 or step == config.train.steps:
-                rows = sample_rows(exp, preview, m.k_shot, 8, seed=config.train.seed)
-                save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
+                if isinstance(exp.family, FewShotClassifier):
+                    logger.record(step, validation_accuracy(exp, preview_sampler, config.train.seed, preview_metric))
+                else:
+                    rows = sample_rows(exp, preview, m.k_shot, 8, seed=config.train.seed)
+                    save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
             if on_step is not None:
                 on_step(step)
     finally:

@@ -24,7 +24,7 @@ from metagen.train.checkpoint import (
 from metagen.train.config import RunConfig, config_from_dict
 from metagen.train.experiment import Experiment
 
-KIND = "fewshot-generator"
+GENERATOR_KIND = "fewshot-generator"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_STEM = "model"
 
@@ -60,8 +60,8 @@ def save_run_state(
     """Write a resumable checkpoint of the run at ``step``."""
     tensors = {**_prefixed("model", exp.learner.model), **_prefixed("extra", exp.learner.extra)}
     record: dict[str, Any] = {
-        "kind": KIND,
-        "family": exp.generator.family,
+        "kind": exp.family.kind,
+        "family": exp.family.family,
         "algorithm": exp.config.meta.algorithm,
         "network": exp.network_spec,
         "config": exp.config.to_dict(),
@@ -75,11 +75,17 @@ def save_run_state(
     return save_checkpoint(stem, tensors, record)
 
 
-def read_generator_record(path: Path) -> dict[str, Any]:
-    """Verify that ``path`` is a few-shot generator checkpoint and return its JSON record."""
+RUN_KINDS = {GENERATOR_KIND: "a few-shot generator", "fewshot-classifier": "a few-shot classifier"}
+
+
+def read_run_record(path: Path, kind: str | None = None) -> dict[str, Any]:
+    """Verify that ``path`` is a meta-training checkpoint (of ``kind``, when given) and return its
+    JSON record."""
     meta = read_checkpoint_meta(path)
-    if meta.get("kind") != KIND:
-        raise CheckpointError(f"{path}: holds a {meta.get('kind')!r} checkpoint, not a few-shot generator")
+    wanted = [kind] if kind else list(RUN_KINDS)
+    if meta.get("kind") not in wanted:
+        what = " or ".join(RUN_KINDS[k] for k in wanted)
+        raise CheckpointError(f"{path}: holds a {meta.get('kind')!r} checkpoint, not {what}")
     return meta
 
 
@@ -87,7 +93,7 @@ def restore_run_state(
     path: Path, exp: Experiment, np_rng: np.random.Generator | None = None, torch_gen: torch.Generator | None = None
 ) -> int:
     """Load a checkpoint into ``exp`` (and the RNGs when given); returns its step."""
-    read_generator_record(path)
+    read_run_record(path, exp.family.kind)
     tensors, meta = load_checkpoint(path, map_location=exp.config.train.device)
     if meta["network"] != exp.network_spec:
         raise CheckpointError(f"{path}: saved for network {meta['network']}, not {exp.network_spec}")
@@ -126,4 +132,4 @@ def prune_checkpoints(run_dir: Path, keep: int) -> None:
 
 def config_of(path: Path) -> RunConfig:
     """The run config stored in a checkpoint."""
-    return config_from_dict(read_generator_record(path)["config"])
+    return config_from_dict(read_run_record(path)["config"])
