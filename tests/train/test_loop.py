@@ -113,3 +113,13 @@ def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path):
         pytest.skip("a GPU is present")
     with pytest.raises(InputError, match="CUDA is not available"):
         train(config_from_dict(TINY, ["train.device=cuda"]), tmp_path / "run", show_progress=False)
+
+
+def test_time_budget_stops_early_with_a_final_model(tmp_path: Path):
+    result = train(
+        config_from_dict(TINY, ["train.steps=100000", "train.time_budget_s=1.0"]), tmp_path / "r", show_progress=False
+    )
+    assert result.stopped_by_budget and 1 <= result.steps < 100000
+    record = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert record["steps"] == result.steps and record["stopped_by_time_budget"]
+    assert json.loads((tmp_path / "r" / "model.json").read_text())["step"] == result.steps

@@ -64,11 +64,13 @@ class TrainConfig:
     """Length of the run, seeding, device and how often to log, checkpoint and draw samples."""
 
     steps: int = 1000
+    time_budget_s: float | None = None
     seed: int = 0
     device: str = "cpu"
     log_every: int = 10
     checkpoint_every: int = 100
     sample_every: int = 250
+    preview_tasks: int = 50
     keep_checkpoints: int = 2
 
 
@@ -91,6 +93,7 @@ class RunConfig:
             "train.log_every": self.train.log_every,
             "train.checkpoint_every": self.train.checkpoint_every,
             "train.sample_every": self.train.sample_every,
+            "train.preview_tasks": self.train.preview_tasks,
             "train.keep_checkpoints": self.train.keep_checkpoints,
         }
         for key, value in positive.items():
@@ -108,6 +111,8 @@ class RunConfig:
         for key, value in {"meta.inner_lr": self.meta.inner_lr, "meta.outer_lr": self.meta.outer_lr}.items():
             if not value > 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
+        if self.train.time_budget_s is not None and not self.train.time_budget_s > 0:
+            raise ConfigError(f"train.time_budget_s must be positive, got {self.train.time_budget_s}")
         if self.data.channels not in (None, 1, 3):
             raise ConfigError(f"data.channels must be 1 or 3, got {self.data.channels}")
         if not (self.train.device == "cpu" or self.train.device.startswith("cuda")):

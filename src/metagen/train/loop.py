@@ -39,7 +39,14 @@ from metagen.train.state import (
 )
 
 # Keys that may differ between a run and its resumption without changing the result.
-RESUMABLE_CHANGES = {"train.steps", "train.device", "train.log_every", "train.sample_every"}
+RESUMABLE_CHANGES = {
+    "train.steps",
+    "train.time_budget_s",
+    "train.device",
+    "train.log_every",
+    "train.sample_every",
+    "train.preview_tasks",
+}
 
 
 @dataclass
@@ -49,6 +56,7 @@ class RunResult:
     resumed_from: int
     seconds: float
     final_loss: float
+    stopped_by_budget: bool = False
 
 
 class DivergenceError(MetagenError):
@@ -147,7 +155,8 @@ def train(
     preview_sampler = EpisodeSampler(preview, m.n_way, m.k_shot, m.q_query) if m.n_way > 1 else None
     preview_metric = "val_accuracy" if parts.val else "train_tasks_accuracy"  # no validation classes
     logger = RunLogger(run_dir, config.train.steps, start, show_progress)
-    t0, loss = time.perf_counter(), float("nan")
+    t0, loss, step, preview_seconds, by_budget = time.perf_counter(), float("nan"), start, 0.0, False
+    budget = config.train.time_budget_s
     try:
         for step in range(start + 1, config.train.steps + 1):
             tasks = [t.to(config.train.device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
@@ -157,30 +166,42 @@ def train(
                 raise DivergenceError(
                     f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr"
                 )
-            logger.step(step, metrics, write=step % config.train.log_every == 0 or step == config.train.steps)
-            if step % config.train.checkpoint_every == 0 or step == config.train.steps:
+            by_budget = budget is not None and time.perf_counter() - t0 - preview_seconds >= budget
+            last = step == config.train.steps or by_budget
+            logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
+            if step % config.train.checkpoint_every == 0 or last:
                 save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
-            if step % config.train.sample_every == 0 or step == config.train.steps:
+            if step % config.train.sample_every == 0 or last:
+                p0 = time.perf_counter()
                 if isinstance(exp.family, FewShotClassifier):
-                    logger.record(step, validation_accuracy(exp, preview_sampler, config.train.seed, preview_metric))
+                    logger.record(
+                        step,
+                        validation_accuracy(
+                            exp, preview_sampler, config.train.seed, preview_metric, config.train.preview_tasks
+                        ),
+                    )
                 else:
                     rows = sample_rows(exp, preview, m.k_shot, 8, seed=config.train.seed)
                     save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
+                preview_seconds += time.perf_counter() - p0
             if on_step is not None:
                 on_step(step)
+            if by_budget:
+                break
     finally:
         logger.close()
-    final = save_run_state(run_dir / FINAL_STEM, exp, config.train.steps, parts.split, np_rng, torch_gen)
+    final = save_run_state(run_dir / FINAL_STEM, exp, step, parts.split, np_rng, torch_gen)
     seconds = time.perf_counter() - t0
-    write_json_atomic(
-        run_dir / "run.json",
-        {
-            "steps": config.train.steps,
-            "resumed_from": start,
-            "seconds": seconds,
-            "final_checkpoint": final.name,
-            "final_loss": loss,
-        },
-    )
-    return RunResult(run_dir, config.train.steps, start, seconds, loss)
+    record = {
+        "steps": step,
+        "steps_planned": config.train.steps,
+        "stopped_by_time_budget": by_budget,
+        "resumed_from": start,
+        "seconds": seconds,
+        "training_seconds": seconds - preview_seconds,
+        "final_checkpoint": final.name,
+        "final_loss": loss,
+    }
+    write_json_atomic(run_dir / "run.json", record)
+    return RunResult(run_dir, step, start, seconds, loss, by_budget)
