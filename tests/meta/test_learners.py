@@ -99,7 +99,7 @@ def test_reptile_update_equals_its_formula():
         phi = [(p - 0.2 * g).detach().requires_grad_(True) for p, g in zip(phi, grads)]
     eps = 0.25
     Reptile(model, loss, InnerLoop(4, 0.2, "sgd"), outer_lr=eps, outer_optimizer="sgd").outer_step(
-        [task], torch.Generator()
+        [task], [torch.Generator()]
     )
     for p, t, f in zip(model.parameters(), theta, phi):
         torch.testing.assert_close(p.detach(), t + eps * (f.detach() - t), rtol=1e-10, atol=1e-12)

@@ -14,6 +14,7 @@ def test_overrides_and_types():
     assert cfg.meta.inner_steps == 2 and cfg.meta.inner_lr == 0.01 and cfg.train.steps == 7
     assert cfg.data.channels is None
     assert isinstance(config_from_dict({}, ["meta.outer_lr=1"]).meta.outer_lr, float)
+    assert config_from_dict({}, ["meta.inner_lr=1e-4"]).meta.inner_lr == 1e-4  # YAML reads this as a string
 
 
 def test_unknown_key_names_key_and_choices():

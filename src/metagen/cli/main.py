@@ -9,7 +9,7 @@ import traceback
 from typing import NoReturn, Sequence
 
 import metagen
-from metagen.errors import InputError
+from metagen.errors import InputError, MetagenError
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,6 +48,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as exc:
         sys.stderr.write(f"metagen: error: {exc}\n")
         return 2
+    except MetagenError as exc:  # a run that failed on its own terms (e.g. diverged): not a bug
+        sys.stderr.write(f"metagen: error: {exc}\n")
+        return 1
     except KeyboardInterrupt:
         sys.stderr.write("metagen: interrupted; a run continues from its last checkpoint with --resume\n")
         return 130

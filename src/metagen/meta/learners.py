@@ -27,6 +27,7 @@ from torch import nn
 from metagen.errors import ConfigError
 from metagen.meta.inner import InnerLoop, Params, adapt
 from metagen.tasks.task import Task
+from metagen.train.distributed import World, all_reduce_sum
 
 TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
 ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd")
@@ -54,6 +55,7 @@ class MetaLearner:
         self.extra = nn.ParameterDict()  # meta-parameters beyond the network's (Meta-SGD's rates)
         self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
         self.optimizer: torch.optim.Optimizer | None = None
+        self.world = World()  # set by the training loop under torchrun
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model.parameters()) + list(self.extra.parameters())
@@ -87,25 +89,32 @@ class MetaLearner:
     def meta_parameters(self) -> list[torch.Tensor]:
         return list(self.model.parameters()) + list(self.extra.parameters())
 
-    def outer_step(self, tasks: list[Task], gen: torch.Generator) -> dict[str, float]:
-        """Average the meta-gradients of ``tasks``, apply the outer optimizer, return the mean loss."""
+    def outer_step(self, tasks: list[Task], gens: list[torch.Generator]) -> dict[str, float]:
+        """Average the meta-gradients of ``tasks`` (task i draws its random numbers from
+        ``gens[i]``), apply the outer optimizer, return the mean outer loss.
+
+        Under ``torchrun`` each process computes its share of the tasks and the sums are
+        all-reduced (see ``metagen.train.distributed``)."""
+        if len(gens) != len(tasks):
+            raise ValueError(f"need one generator per task: {len(tasks)} tasks, {len(gens)} generators")
         if self.optimizer is None:
             self.build_optimizer()
         assert self.optimizer is not None
         meta_params = self.meta_parameters()
-        totals: list[torch.Tensor | None] = [None] * len(meta_params)
-        losses = []
-        for task in tasks:
-            grads, loss = self.meta_gradients(task, gen)
-            losses.append(loss)
-            totals = [g if t is None else (t if g is None else t + g) for t, g in zip(totals, grads)]
+        totals = [torch.zeros_like(p) for p in meta_params]
+        loss_sum = torch.zeros((), dtype=torch.float64, device=meta_params[0].device)
+        for i in self.world.share(len(tasks)):
+            grads, loss = self.meta_gradients(tasks[i], gens[i])
+            loss_sum += loss
+            totals = [t if g is None else t + g for t, g in zip(totals, grads)]
+        *totals, loss_sum = all_reduce_sum([*totals, loss_sum], self.world)
         self.optimizer.zero_grad(set_to_none=True)
         for p, g in zip(meta_params, totals):
-            p.grad = None if g is None else g / len(tasks)
+            p.grad = g / len(tasks)
         if self.outer_grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(meta_params, self.outer_grad_clip)
         self.optimizer.step()
-        return {"loss": float(sum(losses) / len(losses))}
+        return {"loss": float(loss_sum) / len(tasks)}
 
 
 class MAML(MetaLearner):

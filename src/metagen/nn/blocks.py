@@ -23,6 +23,9 @@ def conv_gn_act(
     c_in: int, c_out: int, kernel: int, stride: int, padding: int, transpose: bool = False
 ) -> nn.Sequential:
     """Convolution, GroupNorm, SiLU. GroupNorm keeps no running statistics, so a network built from
-    these blocks has no buffers and nothing leaks between meta-learning tasks."""
+    these blocks has no buffers and nothing leaks between meta-learning tasks. The convolution has no
+    bias: the normalisation would cancel it (its gradient is zero but for rounding, which Adam's
+    per-parameter scaling would turn into steps of full size), and GroupNorm's shift replaces it."""
     conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
-    return nn.Sequential(conv_cls(c_in, c_out, kernel, stride, padding), nn.GroupNorm(min(8, c_out), c_out), nn.SiLU())
+    conv = conv_cls(c_in, c_out, kernel, stride, padding, bias=False)
+    return nn.Sequential(conv, nn.GroupNorm(min(8, c_out), c_out), nn.SiLU())

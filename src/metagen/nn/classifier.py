@@ -47,7 +47,7 @@ class Conv4Classifier(nn.Module):
         for i in range(4):
             stride = 2 if downsample == "stride" else 1
             blocks += [
-                nn.Conv2d(channels if i == 0 else width, width, 3, stride, 1),
+                nn.Conv2d(channels if i == 0 else width, width, 3, stride, 1, bias=False),  # BN's shift is the bias
                 nn.BatchNorm2d(width, track_running_stats=False),
                 nn.ReLU(),
             ]

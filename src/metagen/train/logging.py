@@ -15,7 +15,12 @@ class RunLogger:
     """Writes one JSON object per logged step; on resume, drops lines past the resumed step so the
     log reads as if the run had never stopped."""
 
-    def __init__(self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True):
+    def __init__(
+        self, run_dir: Path, total_steps: int, start_step: int, show_progress: bool = True, enabled: bool = True
+    ):
+        self.enabled = enabled
+        if not enabled:  # a non-first process of a distributed run writes nothing
+            return
         self.path = run_dir / "metrics.jsonl"
         if self.path.exists():
             kept = [ln for ln in self.path.read_text().splitlines() if ln.strip() and _step_of(ln) <= start_step]
@@ -33,6 +38,8 @@ class RunLogger:
         )
 
     def step(self, step: int, metrics: dict[str, float], write: bool) -> None:
+        if not self.enabled:
+            return
         self._bar.update(1)
         self._bar.set_postfix({k: f"{v:.4g}" for k, v in metrics.items()}, refresh=False)
         if write:
@@ -40,6 +47,8 @@ class RunLogger:
 
     def record(self, step: int, metrics: dict[str, float]) -> None:
         """Append ``metrics`` for ``step`` to the log (and TensorBoard) without advancing the bar."""
+        if not self.enabled:
+            return
         self._file.write(json.dumps({"step": step, **metrics}) + "\n")
         self._file.flush()
         if self._tb is not None:
@@ -47,6 +56,8 @@ class RunLogger:
                 self._tb.add_scalar(k, v, step)
 
     def close(self) -> None:
+        if not self.enabled:
+            return
         self._bar.close()
         self._file.close()
         if self._tb is not None:

@@ -3,6 +3,7 @@ samples; resumable from any checkpoint to the same final weights."""
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from metagen.grid import save_grid
 from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import RunConfig
+from metagen.train.distributed import init_world
 from metagen.train.experiment import (
     Experiment,
     build_experiment,
@@ -99,6 +101,13 @@ def sample_rows(
     return rows
 
 
+def task_generators(stream: torch.Generator, n: int) -> list[torch.Generator]:
+    """One CPU generator per task of a meta-batch, seeded from the run's ``stream``, so a task's
+    random numbers do not depend on which process computes it or in what order."""
+    seeds = torch.randint(0, 2**62, (n,), generator=stream)
+    return [torch.Generator().manual_seed(int(s)) for s in seeds]
+
+
 def validation_accuracy(
     exp: Experiment, sampler: EpisodeSampler, seed: int, name: str, tasks: int = 50
 ) -> dict[str, float]:
@@ -128,6 +137,10 @@ def train(
     """
     run_dir = Path(run_dir)
     check_device(config.train.device)
+    world, device = init_world(config.train.device)
+    if device != config.train.device:  # torchrun on GPUs: this process's own GPU
+        config = copy.deepcopy(config)
+        config.train.device = device
     existing = checkpoint_steps(run_dir) if run_dir.exists() else []
     if existing and not resume:
         raise InputError(
@@ -141,38 +154,43 @@ def train(
         raise InputError(f"images are {h}x{w}; few-shot generators need square images (set data.size)")
     spec = network_spec_for(config, h, parts.train.channels)
     exp = build_experiment(config, spec)
+    exp.learner.world = world
     exp.learner.build_optimizer()
     np_rng = np.random.default_rng(config.train.seed)
-    torch_gen = torch.Generator(device=config.train.device).manual_seed(config.train.seed)
+    # on the CPU whatever the device, so a run draws the same random numbers on CPU and GPU
+    torch_gen = torch.Generator().manual_seed(config.train.seed)
     start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen) if (resume and existing) else 0
 
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-    parts.split.save(run_dir / "split.json")
+    world.barrier()  # every process has checked the run directory before the first one writes to it
+    main = world.is_main  # only the first process writes files
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+        parts.split.save(run_dir / "split.json")
     m = config.meta
     sampler = EpisodeSampler(parts.train, m.n_way, m.k_shot, m.q_query)
     preview = parts.val or parts.train
     preview_sampler = EpisodeSampler(preview, m.n_way, m.k_shot, m.q_query) if m.n_way > 1 else None
     preview_metric = "val_accuracy" if parts.val else "train_tasks_accuracy"  # no validation classes
-    logger = RunLogger(run_dir, config.train.steps, start, show_progress)
+    logger = RunLogger(run_dir, config.train.steps, start, show_progress, enabled=main)
     t0, loss, step, preview_seconds, by_budget = time.perf_counter(), float("nan"), start, 0.0, False
     budget = config.train.time_budget_s
     try:
         for step in range(start + 1, config.train.steps + 1):
-            tasks = [t.to(config.train.device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
-            metrics = exp.learner.outer_step(tasks, torch_gen)
+            tasks = [t.to(device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
+            metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
             loss = metrics["loss"]
             if not math.isfinite(loss):
                 raise DivergenceError(
                     f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr"
                 )
-            by_budget = budget is not None and time.perf_counter() - t0 - preview_seconds >= budget
+            by_budget = budget is not None and world.agree(time.perf_counter() - t0 - preview_seconds >= budget)
             last = step == config.train.steps or by_budget
             logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
-            if step % config.train.checkpoint_every == 0 or last:
+            if main and (step % config.train.checkpoint_every == 0 or last):
                 save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
-            if step % config.train.sample_every == 0 or last:
+            if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()
                 if isinstance(exp.family, FewShotClassifier):
                     logger.record(
@@ -191,17 +209,20 @@ def train(
                 break
     finally:
         logger.close()
-    final = save_run_state(run_dir / FINAL_STEM, exp, step, parts.split, np_rng, torch_gen)
     seconds = time.perf_counter() - t0
-    record = {
-        "steps": step,
-        "steps_planned": config.train.steps,
-        "stopped_by_time_budget": by_budget,
-        "resumed_from": start,
-        "seconds": seconds,
-        "training_seconds": seconds - preview_seconds,
-        "final_checkpoint": final.name,
-        "final_loss": loss,
-    }
-    write_json_atomic(run_dir / "run.json", record)
+    if main:
+        final = save_run_state(run_dir / FINAL_STEM, exp, step, parts.split, np_rng, torch_gen)
+        record = {
+            "steps": step,
+            "steps_planned": config.train.steps,
+            "stopped_by_time_budget": by_budget,
+            "resumed_from": start,
+            "seconds": seconds,
+            "training_seconds": seconds - preview_seconds,
+            "processes": world.size,
+            "final_checkpoint": final.name,
+            "final_loss": loss,
+        }
+        write_json_atomic(run_dir / "run.json", record)
+    world.barrier()
     return RunResult(run_dir, step, start, seconds, loss, by_budget)

@@ -1,0 +1,73 @@
+"""Meta-batches split across processes started with ``torchrun``.
+
+Every process samples the same meta-batch (same seed, same RNG stream) and computes the
+meta-gradients of its share of the tasks (task i goes to rank i mod world size); the sums are
+all-reduced and divided by the meta-batch size, as DistributedDataParallel does for gradients.
+Each task has its own random generator, seeded from the run's stream, so the result does not
+depend on how many processes share the work. gloo on CPU, nccl on GPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the processes of a run (rank 0 of 1 when not distributed)."""
+
+    rank: int = 0
+    size: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    def share(self, n: int) -> list[int]:
+        """Indices of the tasks of a meta-batch of ``n`` that this process computes."""
+        return list(range(self.rank, n, self.size))
+
+    def agree(self, flag: bool) -> bool:
+        """True on every process when ``flag`` is true on any (so all stop at the same step)."""
+        if self.size == 1:
+            return flag
+        t = torch.tensor([int(flag)], dtype=torch.int64)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item())
+
+    def barrier(self) -> None:
+        if self.size > 1:
+            dist.barrier()
+
+
+def init_world(device: str) -> tuple[World, str]:
+    """Join the process group that ``torchrun`` describes in the environment, if any.
+
+    Returns the world and the device this process should use (``cuda:LOCAL_RANK`` for CUDA).
+    """
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World(), device
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+    if device.startswith("cuda"):
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+        torch.cuda.set_device(device)
+    return World(dist.get_rank(), dist.get_world_size()), device
+
+
+def all_reduce_sum(tensors: list[torch.Tensor], world: World) -> list[torch.Tensor]:
+    """Sum ``tensors`` over all processes (one flat all-reduce)."""
+    if world.size == 1:
+        return tensors
+    flat = torch.cat([t.reshape(-1) for t in tensors])
+    dist.all_reduce(flat)
+    out, offset = [], 0
+    for t in tensors:
+        out.append(flat[offset : offset + t.numel()].view(t.shape).to(t.dtype))
+        offset += t.numel()
+    return out
