@@ -11,25 +11,13 @@ Usage: python benchmarks/demo.py [--steps N] [key=value ...]
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import shutil
 import tempfile
 from pathlib import Path
 
+from _common import RESULTS, machine_info, write_results
+
 from metagen.demo import run_demo
-
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -42,10 +30,7 @@ def main() -> None:
         summary = run_demo(tmp, overrides, show_progress=False)
         RESULTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(Path(tmp) / "demo_grid.png", RESULTS / "demo_grid.png")
-    import os
-
-    summary["machine"]["cpu"] = cpu_name()
-    summary["machine"]["cores"] = os.cpu_count()
+    summary["machine"].update(machine_info())
     m = summary["held_out"]
     rows = [
         ("generated (metagen demo)", m["class_fidelity"], m["memorisation_ratio"]),
@@ -78,9 +63,7 @@ def main() -> None:
         "",
         "Reproduce: `python benchmarks/demo.py`",
     ]
-    (RESULTS / "demo.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "demo.json").write_text(json.dumps(summary, indent=1) + "\n")
-    print("\n".join(lines))
+    write_results("demo", lines, summary)
 
 
 if __name__ == "__main__":

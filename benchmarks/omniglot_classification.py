@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import tempfile
 from pathlib import Path
 
-import torch
+from _common import RESULTS, machine_info, write_results
 
 from metagen.evaluate import evaluate_classifier
 from metagen.train.config import load_config
@@ -28,7 +26,6 @@ from metagen.train.loop import train
 
 REPO = Path(__file__).resolve().parents[1]
 RECIPES = REPO / "configs" / "omniglot_classification"
-RESULTS = REPO / "benchmarks" / "results"
 # Published test accuracies (%), from ../shared/data/README.md.
 PUBLISHED = {
     ("maml", "5way1shot"): 98.7,
@@ -42,17 +39,6 @@ PUBLISHED = {
     ("metasgd", "20way1shot"): 95.93,
 }
 SOURCES = {"maml": "Finn et al. 2017", "fomaml": "-", "reptile": "Nichol et al. 2018", "metasgd": "Li et al. 2017"}
-
-
-def cpu_name() -> str:
-    try:
-        return next(
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        return platform.machine()
 
 
 def run_recipe(recipe: Path, budget: float, tasks: int, work: Path) -> dict:
@@ -126,12 +112,7 @@ def main() -> None:
         for recipe in recipes:
             rows.append(run_recipe(recipe, args.budget, args.tasks, Path(tmp)))
             print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("curve")}), flush=True)
-    machine = {
-        "cpu": cpu_name(),
-        "cores": os.cpu_count(),
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-    }
+    machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
     plot(rows, RESULTS / "omniglot_classification_curves.png")
     lines = [
@@ -160,11 +141,7 @@ def main() -> None:
         "",
         f"Reproduce: `METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py --budget {args.budget:.0f}`",
     ]
-    (RESULTS / "omniglot_classification.md").write_text("\n".join(lines) + "\n")
-    (RESULTS / "omniglot_classification.json").write_text(
-        json.dumps({"budget_s": args.budget, "machine": machine, "rows": rows}, indent=1) + "\n"
-    )
-    print("\n".join(lines))
+    write_results("omniglot_classification", lines, {"budget_s": args.budget, "machine": machine, "rows": rows})
 
 
 if __name__ == "__main__":
