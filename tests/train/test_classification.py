@@ -79,3 +79,26 @@ def test_mean_interval_against_formula():
 
     assert mean == pytest.approx(0.675)
     assert half == pytest.approx(1.96 * statistics.stdev(values) / 2)
+
+
+def test_vmap_run_equals_loop_run(tmp_path: Path):
+    from safetensors.torch import load_file
+
+    for batching in ("loop", "vmap"):
+        train(config_from_dict(TINY_CLS, [f"meta.batching={batching}"]), tmp_path / batching, show_progress=False)
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("loop", "vmap"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+
+
+def test_vmap_refusals():
+    from tests.tiny import TINY
+
+    with pytest.raises(ConfigError, match="deterministic task loss"):
+        train(config_from_dict(TINY, ["meta.batching=vmap"]), "/tmp/never-written", show_progress=False)
+    with pytest.raises(ConfigError, match="SGD inner loop"):
+        train(
+            config_from_dict(TINY_CLS, ["meta.batching=vmap", "meta.inner_optimizer=adam"]),
+            "/tmp/never",
+            show_progress=False,
+        )

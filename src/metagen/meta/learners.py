@@ -25,8 +25,9 @@ import torch
 from torch import nn
 
 from metagen.errors import ConfigError
+from metagen.meta import vectorised
 from metagen.meta.inner import InnerLoop, Params, adapt
-from metagen.tasks.task import Task
+from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
 TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -56,6 +57,7 @@ class MetaLearner:
         self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.world = World()  # set by the training loop under torchrun
+        self.batching: Literal["loop", "vmap"] = "loop"
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model.parameters()) + list(self.extra.parameters())
@@ -86,6 +88,19 @@ class MetaLearner:
         """Meta-gradients for the tensors of ``meta_parameters()`` from one task, and its outer loss."""
         raise NotImplementedError
 
+    def pure_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The task loss without a random generator, for ``torch.func`` transforms."""
+        return self.task_loss(params, x, y, None)  # type: ignore[arg-type]
+
+    def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """Summed meta-gradients (aligned with ``meta_parameters()``) and summed outer loss of
+        ``tasks``, computed with ``torch.func.vmap`` (see ``metagen.meta.vectorised``)."""
+        raise ConfigError(f"{type(self).__name__} has no vectorised form; use meta.batching=loop")
+
+    def _with_extra(self, grads: Params, extra: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
+        out = [grads[name] for name, _ in self.model.named_parameters()]
+        return out + [extra[id(p)] if extra else torch.zeros_like(p) for p in self.extra.parameters()]
+
     def meta_parameters(self) -> list[torch.Tensor]:
         return list(self.model.parameters()) + list(self.extra.parameters())
 
@@ -103,7 +118,11 @@ class MetaLearner:
         meta_params = self.meta_parameters()
         totals = [torch.zeros_like(p) for p in meta_params]
         loss_sum = torch.zeros((), dtype=torch.float64, device=meta_params[0].device)
-        for i in self.world.share(len(tasks)):
+        share = self.world.share(len(tasks))
+        if self.batching == "vmap" and share:
+            totals, vloss = self.vectorised_sums([tasks[i] for i in share])
+            loss_sum += vloss.detach().to(loss_sum.dtype)
+        for i in share if self.batching == "loop" else ():
             grads, loss = self.meta_gradients(tasks[i], gens[i])
             loss_sum += loss
             totals = [t if g is None else t + g for t, g in zip(totals, grads)]
@@ -136,6 +155,14 @@ class MAML(MetaLearner):
             grads = tuple(grads) + (None,) * (len(meta_params) - len(grads))
         return list(grads), float(loss.detach())
 
+    def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        batch = stack_tasks(tasks)
+        if self.first_order:
+            grads, loss = vectorised.first_order_maml_sums(self.pure_loss, self.params(), batch, self.inner)
+        else:
+            grads, _, loss = vectorised.maml_sums(self.pure_loss, self.params(), batch, self.inner)
+        return self._with_extra(grads), loss
+
 
 class MetaSGD(MAML):
     """MAML with learned inner learning rates. ``lr_shape``: 'parameter' (one rate per weight, as
@@ -160,6 +187,20 @@ class MetaSGD(MAML):
             return {name: self.extra["lr"] for name, _ in self.model.named_parameters()}
         return {name: self.extra["lr_" + name.replace(".", "_")] for name, _ in self.model.named_parameters()}
 
+    def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        lrs = self.inner_lrs()
+        grads, rate_grads, loss = vectorised.maml_sums(
+            self.pure_loss, self.params(), stack_tasks(tasks), self.inner, lrs
+        )
+        extra = {id(p): torch.zeros_like(p) for p in self.extra.parameters()}
+        for name, g in (rate_grads or {}).items():  # a shared rate (scalar, per tensor) sums its uses
+            extra[id(lrs[name])] = (
+                extra[id(lrs[name])] + g.reshape(lrs[name].shape)
+                if g.shape != lrs[name].shape
+                else extra[id(lrs[name])] + g
+            )
+        return self._with_extra(grads, extra), loss
+
 
 class Reptile(MetaLearner):
     """Reptile: the inner loop runs on all of a task's images (support and query)."""
@@ -171,6 +212,13 @@ class Reptile(MetaLearner):
         with torch.no_grad():
             loss = self.task_loss(adapted, x, y, gen)
         return [p.detach() - adapted[k] for k, p in self.params().items()], float(loss)
+
+    def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        batch = stack_tasks(tasks)
+        x = torch.cat([batch["support_x"], batch["query_x"]], dim=1)
+        y = torch.cat([batch["support_y"], batch["query_y"]], dim=1)
+        deltas, loss = vectorised.reptile_sums(self.pure_loss, self.params(), x, y, self.inner)
+        return self._with_extra(deltas), loss
 
 
 def make_learner(

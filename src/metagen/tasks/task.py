@@ -39,3 +39,14 @@ class Task:
             self.class_names,
             dict(self.meta),
         )
+
+
+def stack_tasks(tasks: list[Task]) -> dict[str, torch.Tensor]:
+    """Stack equally shaped tasks into [T, ...] tensors, for vectorised (vmap) meta-batches."""
+    shapes = {(t.support_x.shape, t.query_x.shape) for t in tasks}
+    if len(shapes) != 1:
+        raise ValueError(f"tasks of a vectorised meta-batch must have equal shapes, got {sorted(map(str, shapes))}")
+    return {
+        name: torch.stack([getattr(t, name) for t in tasks])
+        for name in ("support_x", "support_y", "query_x", "query_y")
+    }

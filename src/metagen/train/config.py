@@ -57,6 +57,7 @@ class MetaConfig:
     outer_lr: float = 1e-3
     outer_optimizer: Literal["adam", "sgd"] = "adam"
     grad_clip: float | None = None
+    batching: Literal["loop", "vmap"] = "loop"
 
 
 @dataclass

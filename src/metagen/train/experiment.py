@@ -17,6 +17,7 @@ from metagen.fewshot.classifier import FewShotClassifier
 from metagen.fewshot.vae import VAEGenerator
 from metagen.meta.inner import InnerLoop
 from metagen.meta.learners import MetaLearner, make_learner
+from metagen.meta.vectorised import check_supported as check_vmap_supported
 from metagen.nn.classifier import Conv4Classifier
 from metagen.nn.registry import NETWORKS, build_network
 from metagen.nn.vae import ConvVAE
@@ -84,6 +85,16 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
     inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
     learner = make_learner(m.algorithm, model, family.task_loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
     learner.extra.to(config.train.device)
+    if m.batching == "vmap":
+        if not isinstance(family, FewShotClassifier):
+            raise ConfigError(
+                "meta.batching=vmap needs a deterministic task loss (classifiers); this family draws noise per task"
+            )
+        try:
+            check_vmap_supported(inner)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        learner.batching = "vmap"
     return Experiment(config, network_spec, family, learner)
 
 
