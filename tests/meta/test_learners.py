@@ -210,3 +210,59 @@ def test_vmap_batching_equals_the_loop(algorithm):
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-10)
     for a, b in zip(results[0][1], results[1][1]):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_parameter_groups_alternate_with_their_own_optimizers():
+    """Two groups (the conv+norm 'discriminator-like' part and the head), each with its own loss and
+    optimizer, adapted in turn, equal a hand-written alternating loop; second order flows through."""
+    from metagen.meta.inner import ParamGroup, adapt_groups
+
+    model, loss, task = make()
+    params = dict(model.named_parameters())
+    body = ParamGroup("body", ("conv.", "norm."), InnerLoop(0, 0.05, "adam"))
+    head = ParamGroup("head", ("head.",), InnerLoop(0, 0.2, "sgd"))
+    body_loss = lambda p: loss(p, task.support_x, None, None)  # noqa: E731
+    head_loss = lambda p: loss(p, task.query_x, None, None) * 2.0  # noqa: E731
+    ours = adapt_groups(
+        params, [body, head], {"body": body_loss, "head": head_loss}, ["body", "head"] * 2, create_graph=True
+    )
+
+    ref = {k: v for k, v in params.items()}
+    m = {k: torch.zeros_like(v) for k, v in params.items()}
+    v = {k: torch.zeros_like(t) for k, t in params.items()}
+    for t in (1, 2):
+        names = [k for k in ref if k.startswith(("conv.", "norm."))]
+        grads = torch.autograd.grad(body_loss(ref), [ref[k] for k in names], create_graph=True)
+        ref = dict(ref)
+        for k, g in zip(names, grads):
+            m[k], v[k] = 0.9 * m[k] + 0.1 * g, 0.999 * v[k] + 0.001 * g * g
+            ref[k] = ref[k] - 0.05 * (m[k] / (1 - 0.9**t)) / (torch.sqrt(v[k] / (1 - 0.999**t) + 1e-16) + 1e-8)
+        names = [k for k in ref if k.startswith("head.")]
+        grads = torch.autograd.grad(head_loss(ref), [ref[k] for k in names], create_graph=True)
+        ref = {**ref, **{k: ref[k] - 0.2 * g for k, g in zip(names, grads)}}
+    for k in params:
+        torch.testing.assert_close(ours[k], ref[k], rtol=1e-10, atol=1e-12)
+    meta = torch.autograd.grad(loss(ours, task.query_x, None, None), list(params.values()))
+    meta_ref = torch.autograd.grad(loss(ref, task.query_x, None, None), list(params.values()))
+    for a, b in zip(meta, meta_ref):
+        torch.testing.assert_close(a, b, rtol=1e-8, atol=1e-12)
+
+
+def test_parameter_group_errors():
+    from metagen.meta.inner import ParamGroup, adapt_groups
+
+    model, loss, task = make()
+    params = dict(model.named_parameters())
+    f = {"a": lambda p: loss(p, task.support_x, None, None)}
+    with pytest.raises(ValueError, match="matches no parameter"):
+        adapt_groups(params, [ParamGroup("a", ("nothing.",), InnerLoop(1, 0.1))], f, ["a"], False)
+    with pytest.raises(ValueError, match="is in groups"):
+        adapt_groups(
+            params,
+            [ParamGroup("a", ("conv.",), InnerLoop(1, 0.1)), ParamGroup("b", ("conv.w",), InnerLoop(1, 0.1))],
+            f,
+            ["a"],
+            False,
+        )
+    with pytest.raises(ValueError, match="unknown parameter groups"):
+        adapt_groups(params, [ParamGroup("a", ("conv.",), InnerLoop(1, 0.1))], f, ["z"], False)

@@ -1,6 +1,6 @@
 """Meta-learning algorithms on parameter dictionaries (torch.func)."""
 
-from metagen.meta.inner import InnerLoop, adapt
+from metagen.meta.inner import InnerLoop, ParamGroup, adapt, adapt_groups
 from metagen.meta.learners import (
     ALGORITHMS,
     MAML,
@@ -10,4 +10,15 @@ from metagen.meta.learners import (
     make_learner,
 )
 
-__all__ = ["ALGORITHMS", "InnerLoop", "MAML", "MetaLearner", "MetaSGD", "Reptile", "adapt", "make_learner"]
+__all__ = [
+    "ALGORITHMS",
+    "InnerLoop",
+    "MAML",
+    "MetaLearner",
+    "MetaSGD",
+    "ParamGroup",
+    "Reptile",
+    "adapt",
+    "adapt_groups",
+    "make_learner",
+]

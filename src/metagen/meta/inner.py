@@ -42,6 +42,90 @@ def detached_copy(params: Params) -> Params:
     return {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
 
 
+@dataclass(frozen=True)
+class ParamGroup:
+    """Parameters whose names start with one of ``prefixes``, adapted by their own ``inner`` loop
+    (optimizer, learning rate, clipping) on their own loss: for example a GAN's generator and
+    discriminator, adapted in turn inside a task (FIGR, Clouatre and Demers 2019; DAWSON, Liang et
+    al. 2020)."""
+
+    name: str
+    prefixes: tuple[str, ...]
+    inner: InnerLoop
+
+
+def _membership(params: Params, groups: list[ParamGroup]) -> dict[str, list[str]]:
+    members = {g.name: [k for k in params if any(k.startswith(p) for p in g.prefixes)] for g in groups}
+    for g in groups:
+        if not members[g.name]:
+            raise ValueError(f"parameter group {g.name!r} matches no parameter (prefixes {g.prefixes})")
+    seen: dict[str, str] = {}
+    for name, keys in members.items():
+        for k in keys:
+            if k in seen:
+                raise ValueError(f"parameter {k!r} is in groups {seen[k]!r} and {name!r}")
+            seen[k] = name
+    return members
+
+
+def adapt_groups(
+    params: Params,
+    groups: list[ParamGroup],
+    losses: dict[str, LossFn],
+    schedule: list[str],
+    create_graph: bool,
+    lrs: Params | None = None,
+) -> Params:
+    """Adapt ``params`` by one inner step per entry of ``schedule`` (a group name): each step
+    differentiates that group's loss with respect to that group's parameters only and updates them
+    with that group's optimizer; the other parameters are left as they are.
+
+    ``lrs`` gives learned per-parameter learning rates (Meta-SGD); each broadcasts against its
+    parameter. With ``create_graph`` False the result is detached from ``params`` (first order).
+    Adam here is the functional form of Kingma and Ba (2015) with bias correction, one state per
+    group; its square root is taken of ``v_hat + eps**2`` so that second derivatives stay finite
+    where v is zero.
+    """
+    by_name = {g.name: g for g in groups}
+    unknown = sorted(set(schedule) - set(by_name))
+    if unknown:
+        raise ValueError(f"schedule names unknown parameter groups {unknown}; groups: {sorted(by_name)}")
+    members = _membership(params, groups)
+    current = dict(params) if create_graph else detached_copy(params)
+    moments = {
+        k: (torch.zeros_like(v), torch.zeros_like(v))
+        for g in groups
+        if g.inner.optimizer == "adam"
+        for k in members[g.name]
+        for v in [current[k]]
+    }
+    counts = dict.fromkeys(by_name, 0)
+    for group_name in schedule:
+        inner, names = by_name[group_name].inner, members[group_name]
+        counts[group_name] += 1
+        t = counts[group_name]
+        with torch.enable_grad():
+            loss = losses[group_name](current)
+            grads = list(torch.autograd.grad(loss, [current[k] for k in names], create_graph=create_graph))
+        if inner.grad_clip is not None:
+            grads = clip_by_global_norm(grads, inner.grad_clip)
+        b1, b2 = inner.betas
+        updated = dict(current)
+        for k, g in zip(names, grads):
+            lr = lrs[k] if lrs is not None else inner.lr
+            if inner.optimizer == "adam":
+                m, v = moments[k]
+                m, v = b1 * m + (1 - b1) * g, b2 * v + (1 - b2) * g * g
+                moments[k] = (m, v)
+                step = (m / (1 - b1**t)) / (torch.sqrt(v / (1 - b2**t) + inner.eps**2) + inner.eps)
+            else:
+                step = g
+            new = current[k] - lr * step
+            updated[k] = new if create_graph else new.detach().requires_grad_(True)
+        current = updated
+    return current if create_graph else {k: t.detach() for k, t in current.items()}
+
+
 def adapt(
     params: Params,
     loss_fn: LossFn,
@@ -50,37 +134,7 @@ def adapt(
     steps: int | None = None,
     lrs: Params | None = None,
 ) -> Params:
-    """Return the parameters after ``steps`` (default ``inner.steps``) inner steps on ``loss_fn``.
-
-    ``lrs`` gives learned per-parameter learning rates (Meta-SGD); each broadcasts against its
-    parameter. With ``create_graph`` False the result is detached from ``params`` (first order).
-    Adam here is the functional form of Kingma and Ba (2015) with bias correction; its square
-    root is taken of ``v_hat + eps**2`` so that second derivatives stay finite where v is zero.
-    """
+    """Return the parameters after ``steps`` (default ``inner.steps``) inner steps on ``loss_fn``:
+    :func:`adapt_groups` with one group holding every parameter."""
     steps = inner.steps if steps is None else steps
-    names = list(params)
-    current = dict(params) if create_graph else detached_copy(params)
-    m = {k: torch.zeros_like(v) for k, v in current.items()} if inner.optimizer == "adam" else None
-    v = {k: torch.zeros_like(t) for k, t in current.items()} if inner.optimizer == "adam" else None
-    b1, b2 = inner.betas
-    for t in range(1, steps + 1):
-        with torch.enable_grad():
-            loss = loss_fn(current)
-            grads = list(torch.autograd.grad(loss, [current[k] for k in names], create_graph=create_graph))
-        if inner.grad_clip is not None:
-            grads = clip_by_global_norm(grads, inner.grad_clip)
-        updated = {}
-        for k, g in zip(names, grads):
-            lr = lrs[k] if lrs is not None else inner.lr
-            if m is not None and v is not None:
-                m[k] = b1 * m[k] + (1 - b1) * g
-                v[k] = b2 * v[k] + (1 - b2) * g * g
-                m_hat = m[k] / (1 - b1**t)
-                v_hat = v[k] / (1 - b2**t)
-                step = m_hat / (torch.sqrt(v_hat + inner.eps**2) + inner.eps)
-            else:
-                step = g
-            new = current[k] - lr * step
-            updated[k] = new if create_graph else new.detach().requires_grad_(True)
-        current = updated
-    return current if create_graph else {k: t.detach() for k, t in current.items()}
+    return adapt_groups(params, [ParamGroup("all", ("",), inner)], {"all": loss_fn}, ["all"] * steps, create_graph, lrs)
