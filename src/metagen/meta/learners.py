@@ -19,6 +19,7 @@ supplied by the model family, so any network pairs with any algorithm.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Literal
 
 import torch
@@ -26,7 +27,7 @@ from torch import nn
 
 from metagen.errors import ConfigError
 from metagen.meta import vectorised
-from metagen.meta.inner import InnerLoop, Params, adapt
+from metagen.meta.inner import InnerLoop, ParamGroup, Params, adapt, adapt_groups
 from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
@@ -45,13 +46,22 @@ class MetaLearner:
         outer_lr: float,
         outer_optimizer: Literal["adam", "sgd"] = "adam",
         outer_grad_clip: float | None = None,
+        groups: list[ParamGroup] | None = None,
+        schedule: list[str] | None = None,
     ):
+        """``groups`` and ``schedule`` make the inner loop alternate between parameter groups (see
+        :func:`metagen.meta.inner.adapt_groups`): one round of ``schedule`` per inner step, and the
+        task loss is then called as ``task_loss(params, x, y, gen, group)`` with the group's name
+        (``None`` for the outer loss)."""
         if any(True for _ in model.buffers()):
             raise ConfigError(
                 "the meta-learning engine needs networks without buffers (use GroupNorm, not BatchNorm), "
                 "so that no state leaks between tasks"
             )
         self.model, self.task_loss, self.inner = model, task_loss, inner
+        if (groups is None) != (schedule is None):
+            raise ConfigError("parameter groups and their schedule go together")
+        self.groups, self.schedule = groups, schedule
         self.outer_grad_clip = outer_grad_clip
         self.extra = nn.ParameterDict()  # meta-parameters beyond the network's (Meta-SGD's rates)
         self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
@@ -80,9 +90,20 @@ class MetaLearner:
         create_graph: bool = False,
     ) -> Params:
         """Adapted parameters for a task whose training images are ``x`` with labels ``y``."""
-        return adapt(
-            self.params(), lambda p: self.task_loss(p, x, y, gen), self.inner, create_graph, steps, self.inner_lrs()
+        if self.groups is None or self.schedule is None:
+            return adapt(
+                self.params(), lambda p: self.task_loss(p, x, y, gen), self.inner, create_graph, steps, self.inner_lrs()
+            )
+        rounds = self.inner.steps if steps is None else steps
+        losses = {g.name: functools.partial(self._group_loss, x=x, y=y, gen=gen, group=g.name) for g in self.groups}
+        return adapt_groups(
+            self.params(), self.groups, losses, list(self.schedule) * rounds, create_graph, self.inner_lrs()
         )
+
+    def _group_loss(
+        self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, group: str
+    ) -> torch.Tensor:
+        return self.task_loss(params, x, y, gen, group)  # type: ignore[call-arg]
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
         """Meta-gradients for the tensors of ``meta_parameters()`` from one task, and its outer loss."""
@@ -119,6 +140,8 @@ class MetaLearner:
         totals = [torch.zeros_like(p) for p in meta_params]
         loss_sum = torch.zeros((), dtype=torch.float64, device=meta_params[0].device)
         share = self.world.share(len(tasks))
+        if self.batching == "vmap" and self.groups is not None:
+            raise ConfigError("meta.batching=vmap does not support parameter groups; use meta.batching=loop")
         if self.batching == "vmap" and share:
             totals, vloss = self.vectorised_sums([tasks[i] for i in share])
             loss_sum += vloss.detach().to(loss_sum.dtype)
