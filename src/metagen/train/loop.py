@@ -151,7 +151,7 @@ def train(
     parts = load_data_parts(config)
     h, w = parts.train.image_size
     if h != w:
-        raise InputError(f"images are {h}x{w}; few-shot generators need square images (set data.size)")
+        raise InputError(f"images are {h}x{w}; metagen's networks take square images (set data.size)")
     spec = network_spec_for(config, h, parts.train.channels)
     exp = build_experiment(config, spec)
     exp.learner.world = world
