@@ -123,3 +123,15 @@ def test_time_budget_stops_early_with_a_final_model(tmp_path: Path):
     record = json.loads((tmp_path / "r" / "run.json").read_text())
     assert record["steps"] == result.steps and record["stopped_by_time_budget"]
     assert json.loads((tmp_path / "r" / "model.json").read_text())["step"] == result.steps
+
+
+def test_divergence_is_a_clear_error(tmp_path: Path, capsys):
+    from metagen.cli.main import main
+
+    recipe = tmp_path / "r.yaml"
+    raw = json.loads(json.dumps(TINY))
+    raw["meta"].update(inner_optimizer="sgd", inner_lr=1e30)
+    recipe.write_text(yaml.safe_dump(raw))
+    code = main(["train", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 1 and "diverged at step" in err and "internal error" not in err
