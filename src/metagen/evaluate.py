@@ -21,17 +21,16 @@ from metagen.data.registry import load_dataset
 from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import InputError
 from metagen.eval.fidelity import class_fidelity, memorisation_ratio
-from metagen.fewshot.adapt import LoadedGenerator, generate, load_generator, load_run
-from metagen.fewshot.classifier import FewShotClassifier
+from metagen.fewshot.adapt import LoadedRun, generate, load_generator, load_run
+from metagen.fewshot.classifier import FewShotClassifier, task_accuracies
 from metagen.tasks.sampler import EpisodeSampler, as_float
-from metagen.train.state import read_run_record
 
 
-def held_out_classes(loaded: LoadedGenerator) -> ClassImageDataset:
+def held_out_classes(loaded: LoadedRun) -> ClassImageDataset:
     """The test classes of the run's data, by the class split stored in its checkpoint."""
     d = loaded.experiment.config.data
     ds = load_dataset(d.dataset, d.root, d.size, d.channels, **d.options)
-    split = ClassSplit.from_json(read_run_record(loaded.checkpoint)["split"])
+    split = ClassSplit.from_json(loaded.record["split"])
     return apply_split(ds, split, "test")
 
 
@@ -65,13 +64,8 @@ def evaluate_classifier(
             f"the run's network has {exp.network_spec['options']['num_classes']} outputs; cannot run {n_way}-way tasks"
         )
     sampler = EpisodeSampler(held_out_classes(loaded), n_way, k_shot, q_query)
-    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
-    device = next(exp.learner.model.parameters()).device
-    accs, t0 = [], time.perf_counter()
-    for _ in range(tasks):
-        task = sampler.sample(rng).to(device)
-        adapted = exp.learner.adapt(task.support_x, task.support_y, gen, steps=steps)
-        accs.append(exp.family.accuracy(adapted, task.query_x, task.query_y))
+    t0 = time.perf_counter()
+    accs = task_accuracies(exp.learner, exp.family, sampler, tasks, seed, steps)
     mean, half = mean_interval(accs)
     return {
         "protocol": f"{n_way}-way {k_shot}-shot, {q_query} queries per class, {tasks} test tasks, seed {seed}",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -25,10 +26,13 @@ from metagen.train.state import (
 
 
 @dataclass
-class LoadedGenerator:
+class LoadedRun:
+    """A meta-trained model rebuilt from its checkpoint, with the checkpoint's verified record."""
+
     experiment: Experiment
     checkpoint: Path
     step: int
+    record: dict[str, Any]
 
     @property
     def image_size(self) -> int:
@@ -55,7 +59,7 @@ def find_checkpoint(run: str | Path) -> Path:
     return steps[-1][1]
 
 
-def load_run(run: str | Path, device: str = "cpu", kind: str | None = None) -> LoadedGenerator:
+def load_run(run: str | Path, device: str = "cpu", kind: str | None = None) -> LoadedRun:
     """Rebuild a meta-trained model from its checkpoint alone (network spec, config and weights);
     ``kind`` restricts it to generators or classifiers."""
     path = find_checkpoint(run)
@@ -65,10 +69,10 @@ def load_run(run: str | Path, device: str = "cpu", kind: str | None = None) -> L
     exp = build_experiment(config, record["network"])
     step = restore_run_state(path, exp)
     exp.learner.model.eval()
-    return LoadedGenerator(exp, path, step)
+    return LoadedRun(exp, path, step, record)
 
 
-def load_generator(run: str | Path, device: str = "cpu") -> LoadedGenerator:
+def load_generator(run: str | Path, device: str = "cpu") -> LoadedRun:
     """Rebuild a few-shot generator from its checkpoint; any other checkpoint is refused."""
     return load_run(run, device, GENERATOR_KIND)
 
@@ -82,7 +86,7 @@ def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tenso
 
 
 def generate(
-    loaded: LoadedGenerator,
+    loaded: LoadedRun,
     shots: torch.Tensor,
     num: int,
     seed: int = 0,

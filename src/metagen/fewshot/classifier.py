@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 from torch.func import functional_call
 
 from metagen.meta.inner import Params
+from metagen.meta.learners import MetaLearner
 from metagen.objectives.classification import accuracy, cross_entropy
+from metagen.tasks.sampler import EpisodeSampler
 
 
 class FewShotClassifier:
@@ -28,3 +31,18 @@ class FewShotClassifier:
     @torch.no_grad()
     def accuracy(self, params: Params, images: torch.Tensor, labels: torch.Tensor) -> float:
         return accuracy(functional_call(self.model, params, (images,)), labels)
+
+
+def task_accuracies(
+    learner: MetaLearner, family: FewShotClassifier, sampler: EpisodeSampler, tasks: int, seed: int, steps: int
+) -> list[float]:
+    """Query accuracy after ``steps`` adaptation steps on each of ``tasks`` tasks drawn with ``seed``
+    (the same seed gives the same tasks and the same scores)."""
+    rng, gen = np.random.default_rng(seed), torch.Generator().manual_seed(seed)
+    device = next(learner.model.parameters()).device
+    scores = []
+    for _ in range(tasks):
+        task = sampler.sample(rng).to(device)
+        adapted = learner.adapt(task.support_x, task.support_y, gen, steps=steps)
+        scores.append(family.accuracy(adapted, task.query_x, task.query_y))
+    return scores

@@ -16,7 +16,7 @@ import yaml
 
 from metagen.data.dataset import ClassImageDataset
 from metagen.errors import InputError, MetagenError
-from metagen.fewshot.classifier import FewShotClassifier
+from metagen.fewshot.classifier import FewShotClassifier, task_accuracies
 from metagen.grid import save_grid
 from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
@@ -112,15 +112,9 @@ def validation_accuracy(
     exp: Experiment, sampler: EpisodeSampler, seed: int, name: str, tasks: int = 50
 ) -> dict[str, float]:
     """Mean query accuracy after adaptation over a seeded, fixed set of ``tasks`` tasks, as ``name``."""
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    device = next(exp.learner.model.parameters()).device
-    accs = []
-    for _ in range(tasks):
-        task = sampler.sample(rng).to(device)
-        adapted = exp.learner.adapt(task.support_x, task.support_y, gen, steps=exp.config.meta.adapt_steps)
-        accs.append(exp.family.accuracy(adapted, task.query_x, task.query_y))
-    return {name: float(np.mean(accs))}
+    assert isinstance(exp.family, FewShotClassifier)
+    scores = task_accuracies(exp.learner, exp.family, sampler, tasks, seed, exp.config.meta.adapt_steps)
+    return {name: float(np.mean(scores))}
 
 
 def train(
