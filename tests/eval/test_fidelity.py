@@ -1,8 +1,9 @@
 """Fidelity and memorisation against brute-force definitions."""
 
 import numpy as np
+import pytest
 
-from metagen.eval.fidelity import class_fidelity, memorisation_ratio
+from metagen.eval.fidelity import class_fidelity, intra_class_diversity, memorisation_ratio, nearest_indices
 
 
 def test_class_fidelity_brute_force():
@@ -32,3 +33,14 @@ def test_nearest_distances_brute_force():
     from metagen.eval.fidelity import nearest_distances
 
     np.testing.assert_allclose(nearest_distances(a, b), [min(np.linalg.norm(x - y) for y in b) for x in a])
+
+
+def test_diversity_and_nearest_shot_brute_force():
+    rng = np.random.default_rng(3)
+    classes = [rng.normal(size=(6, 4)), rng.normal(scale=2.0, size=(4, 4))]
+    brute = np.mean([np.mean([np.linalg.norm(x[i] - x[j]) for i in range(len(x)) for j in range(i)]) for x in classes])
+    assert intra_class_diversity(classes) == pytest.approx(brute)
+    assert intra_class_diversity([np.ones((5, 4))]) == 0.0
+    shots = rng.normal(size=(3, 4))
+    samples = shots[[2, 0, 1, 2]] + 1e-3
+    assert nearest_indices(samples, shots).tolist() == [2, 0, 1, 2]

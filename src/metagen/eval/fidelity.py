@@ -45,3 +45,21 @@ def memorisation_ratio(
     gen_d = np.concatenate([nearest_distances(g, s) for g, s in zip(generated, shots)])
     ref_d = np.concatenate([nearest_distances(r, s) for r, s in zip(reference, shots)])
     return float(gen_d.mean() / max(ref_d.mean(), 1e-12))
+
+
+def nearest_indices(samples: np.ndarray, shots: np.ndarray) -> np.ndarray:
+    """Index of the nearest row of ``shots`` [K, D] for each row of ``samples`` [N, D] (for the
+    panel that shows each generated image beside the shot it is closest to)."""
+    return _pairwise_sq(samples, shots).argmin(axis=1)
+
+
+def intra_class_diversity(per_class: Sequence[np.ndarray]) -> float:
+    """Mean pairwise Euclidean distance between samples of the same class, averaged over classes
+    (each an [N, D] array with N >= 2). A generator that collapses to one image per class scores 0."""
+    means = []
+    for x in per_class:
+        if len(x) < 2:
+            raise ValueError("intra-class diversity needs at least 2 samples per class")
+        d = np.sqrt(_pairwise_sq(x, x))
+        means.append(d[np.triu_indices(len(x), k=1)].mean())
+    return float(np.mean(means))
