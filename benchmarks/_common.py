@@ -4,28 +4,12 @@ results table with its JSON twin."""
 from __future__ import annotations
 
 import json
-import os
-import platform
 from pathlib import Path
 from typing import Any
 
-import torch
+from metagen.environment import machine_info  # noqa: F401  (re-exported for the benchmark scripts)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def machine_info() -> dict[str, Any]:
-    """CPU model, core count, torch threads and version."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(
-            ln.split(":", 1)[1].strip()
-            for ln in Path("/proc/cpuinfo").read_text().splitlines()
-            if ln.startswith("model name")
-        )
-    except (OSError, StopIteration):
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "threads": torch.get_num_threads(), "torch": torch.__version__}
 
 
 def write_results(name: str, lines: list[str], payload: dict[str, Any]) -> None:

@@ -22,8 +22,9 @@ from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import InputError
 from metagen.eval.fidelity import class_fidelity, memorisation_ratio
 from metagen.fewshot.adapt import LoadedRun, generate, load_generator, load_run
-from metagen.fewshot.classifier import FewShotClassifier, task_accuracies
+from metagen.fewshot.classifier import task_accuracies
 from metagen.tasks.sampler import EpisodeSampler, as_float
+from metagen.train.experiment import CLASSIFYING_FAMILIES
 
 
 def held_out_classes(loaded: LoadedRun) -> ClassImageDataset:
@@ -52,14 +53,16 @@ def evaluate_classifier(
 ) -> dict[str, Any]:
     """Accuracy on ``tasks`` seeded N-way K-shot tasks of the test classes after ``steps``
     adaptation steps (defaults: the run's recipe), with its 95% interval."""
-    loaded = load_run(run, kind=FewShotClassifier.kind)
+    loaded = load_run(run)
     exp = loaded.experiment
+    if not isinstance(exp.family, CLASSIFYING_FAMILIES):
+        raise InputError(f"{run}: a {exp.family.family} run has no N-way K-shot accuracy")
     m = exp.config.meta
     n_way, k_shot, q_query = n_way or m.n_way, k_shot or m.k_shot, q_query or m.q_query
     steps = m.adapt_steps if steps is None else steps
     if tasks < 1:
         raise InputError(f"--tasks must be at least 1, got {tasks}")
-    if n_way != exp.network_spec["options"]["num_classes"]:
+    if n_way != exp.network_spec["options"].get("num_classes", n_way):
         raise InputError(
             f"the run's network has {exp.network_spec['options']['num_classes']} outputs; cannot run {n_way}-way tasks"
         )

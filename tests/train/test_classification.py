@@ -53,8 +53,11 @@ def test_train_then_evaluate(tmp_path: Path, algorithm: str):
 
 def test_evaluate_cli_and_refusals(tmp_path: Path, capsys):
     train(config_from_dict(TINY_CLS), tmp_path / "run", show_progress=False)
-    assert main(["evaluate", "--run", str(tmp_path / "run"), "--tasks", "4", "--out", str(tmp_path / "r.json")]) == 0
-    assert "3-way 1-shot" in capsys.readouterr().out and json.loads((tmp_path / "r.json").read_text())["tasks"] == 4
+    assert main(["evaluate", "--run", str(tmp_path / "run"), "--tasks", "4", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        "3-way 1-shot" in capsys.readouterr().out
+        and json.loads((tmp_path / "r" / "report.json").read_text())["tasks"] == 4
+    )
     assert main(["evaluate", "--run", str(tmp_path / "run"), "--n-way", "5"]) == 2
     assert "3 outputs" in capsys.readouterr().err
     shots = tmp_path / "s.png"

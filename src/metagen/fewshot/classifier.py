@@ -7,10 +7,12 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from metagen.fewshot.prototypes import PrototypeClassifier
 from metagen.meta.inner import Params
 from metagen.meta.learners import MetaLearner
 from metagen.objectives.classification import accuracy, cross_entropy
 from metagen.tasks.sampler import EpisodeSampler
+from metagen.tasks.task import Task
 
 
 class FewShotClassifier:
@@ -29,12 +31,18 @@ class FewShotClassifier:
         return cross_entropy(functional_call(self.model, params, (images,)), labels)
 
     @torch.no_grad()
-    def accuracy(self, params: Params, images: torch.Tensor, labels: torch.Tensor) -> float:
-        return accuracy(functional_call(self.model, params, (images,)), labels)
+    def task_accuracy(self, params: Params, task: Task) -> float:
+        """Accuracy on the task's queries under (adapted) ``params``."""
+        return accuracy(functional_call(self.model, params, (task.query_x,)), task.query_y)
 
 
 def task_accuracies(
-    learner: MetaLearner, family: FewShotClassifier, sampler: EpisodeSampler, tasks: int, seed: int, steps: int
+    learner: MetaLearner,
+    family: FewShotClassifier | PrototypeClassifier,
+    sampler: EpisodeSampler,
+    tasks: int,
+    seed: int,
+    steps: int,
 ) -> list[float]:
     """Query accuracy after ``steps`` adaptation steps on each of ``tasks`` tasks drawn with ``seed``
     (the same seed gives the same tasks and the same scores)."""
@@ -44,5 +52,5 @@ def task_accuracies(
     for _ in range(tasks):
         task = sampler.sample(rng).to(device)
         adapted = learner.adapt(task.support_x, task.support_y, gen, steps=steps)
-        scores.append(family.accuracy(adapted, task.query_x, task.query_y))
+        scores.append(family.task_accuracy(adapted, task))
     return scores

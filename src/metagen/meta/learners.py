@@ -8,6 +8,9 @@
 - Reptile (Nichol, Achiam and Schulman 2018, "On First-Order Meta-Learning Algorithms"): the
   meta-gradient is ``theta - mean(phi_task)``; with outer SGD at rate epsilon this is exactly
   ``theta += epsilon * (mean(phi) - theta)``.
+- Prototypical networks (Snell, Swersky and Zemel 2017, "Prototypical Networks for Few-shot
+  Learning"): metric-based, no inner loop; the meta-gradient is that of an episode loss (queries
+  classified by distance to the support's class means).
 - Meta-SGD (Li, Zhou, Chen and Li 2017, "Meta-SGD: Learning to Learn Quickly for Few-Shot
   Learning"): MAML whose inner learning rates are learned, per parameter, per tensor or one scalar.
 
@@ -32,7 +35,8 @@ from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
 TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
-ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd")
+ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd", "protonet")
+EpisodeLoss = Callable[[Params, Task], torch.Tensor]
 
 
 class MetaLearner:
@@ -244,16 +248,35 @@ class Reptile(MetaLearner):
         return self._with_extra(deltas), loss
 
 
+class ProtoNet(MetaLearner):
+    """Prototypical networks: ``task_loss`` is an episode loss ``(params, task) -> loss`` that uses
+    support and query together; adaptation leaves the parameters as they are (the support enters
+    through the class prototypes instead)."""
+
+    def __init__(self, model: nn.Module, episode_loss: EpisodeLoss, **kwargs):
+        super().__init__(model, episode_loss, **kwargs)  # type: ignore[arg-type]
+        self.episode_loss = episode_loss
+
+    def adapt(self, x, y, gen, steps=None, create_graph=False) -> Params:  # noqa: D102 (no inner loop)
+        return self.params()
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        loss = self.episode_loss(self.params(), task)
+        grads = torch.autograd.grad(loss, self.meta_parameters(), allow_unused=True)
+        return list(grads), float(loss.detach())
+
+
 def make_learner(
     algorithm: str,
     model: nn.Module,
-    task_loss: TaskLoss,
+    task_loss: TaskLoss | EpisodeLoss,
     inner: InnerLoop,
     outer_lr: float,
     outer_optimizer: Literal["adam", "sgd"] = "adam",
     outer_grad_clip: float | None = None,
 ) -> MetaLearner:
-    """Build the learner named ``algorithm`` (one of ``ALGORITHMS``)."""
+    """Build the learner named ``algorithm`` (one of ``ALGORITHMS``). ``task_loss`` is the family's
+    per-split task loss, or for ``protonet`` its episode loss."""
     common = dict(inner=inner, outer_lr=outer_lr, outer_optimizer=outer_optimizer, outer_grad_clip=outer_grad_clip)
     if algorithm == "maml":
         return MAML(model, task_loss, **common)
@@ -263,4 +286,6 @@ def make_learner(
         return MetaSGD(model, task_loss, **common)
     if algorithm == "reptile":
         return Reptile(model, task_loss, **common)
+    if algorithm == "protonet":
+        return ProtoNet(model, task_loss, **common)  # type: ignore[arg-type]  (an episode loss)
     raise ConfigError(f"unknown meta-learning algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")

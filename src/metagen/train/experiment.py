@@ -14,18 +14,27 @@ from metagen.data.registry import class_split, load_dataset
 from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import ConfigError, InputError
 from metagen.fewshot.classifier import FewShotClassifier
+from metagen.fewshot.prototypes import PrototypeClassifier
 from metagen.fewshot.vae import VAEGenerator
 from metagen.meta.inner import InnerLoop
 from metagen.meta.learners import MetaLearner, make_learner
 from metagen.meta.vectorised import check_supported as check_vmap_supported
 from metagen.nn.classifier import Conv4Classifier
+from metagen.nn.embedding import Conv4Embedding
 from metagen.nn.registry import NETWORKS, build_network
 from metagen.nn.vae import ConvVAE
 from metagen.train.config import RunConfig
 
-Family = VAEGenerator | FewShotClassifier
-# Which few-shot family wraps each network: generators sample images, classifiers predict labels.
-FAMILIES: dict[type, type] = {ConvVAE: VAEGenerator, Conv4Classifier: FewShotClassifier}
+Family = VAEGenerator | FewShotClassifier | PrototypeClassifier
+# Which few-shot family wraps each network: generators sample images, classifiers predict labels,
+# embeddings classify by distance to class prototypes (and serve as evaluation feature spaces).
+FAMILIES: dict[type, type] = {
+    ConvVAE: VAEGenerator,
+    Conv4Classifier: FewShotClassifier,
+    Conv4Embedding: PrototypeClassifier,
+}
+# Families whose episodes are scored by query accuracy (validation during training, evaluation).
+CLASSIFYING_FAMILIES = (FewShotClassifier, PrototypeClassifier)
 
 
 @dataclass
@@ -77,16 +86,22 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
     family_cls = FAMILIES.get(type(model))
     if family_cls is None:
         raise ConfigError(f"network {network_spec['name']!r} has no few-shot family metagen can meta-train")
-    if family_cls is FewShotClassifier and config.meta.n_way < 2:
+    if family_cls in CLASSIFYING_FAMILIES and config.meta.n_way < 2:
         raise ConfigError(f"classifier {network_spec['name']!r} needs meta.n_way of 2 or more, got {config.meta.n_way}")
+    if (family_cls is PrototypeClassifier) != (config.meta.algorithm == "protonet"):
+        raise ConfigError(
+            f"meta.algorithm=protonet goes with an embedding network (conv4_embedding) and only with one; "
+            f"got {config.meta.algorithm!r} with {network_spec['name']!r}"
+        )
     model.to(config.train.device)
     family = family_cls(model)
     m = config.meta
     inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
-    learner = make_learner(m.algorithm, model, family.task_loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
+    loss = family.episode_loss if isinstance(family, PrototypeClassifier) else family.task_loss
+    learner = make_learner(m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
     learner.extra.to(config.train.device)
     if m.batching == "vmap":
-        if not isinstance(family, FewShotClassifier):
+        if type(family) is not FewShotClassifier:
             raise ConfigError(
                 "meta.batching=vmap needs a deterministic task loss (classifiers); this family draws noise per task"
             )

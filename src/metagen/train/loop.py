@@ -16,13 +16,14 @@ import yaml
 
 from metagen.data.dataset import ClassImageDataset
 from metagen.errors import InputError, MetagenError
-from metagen.fewshot.classifier import FewShotClassifier, task_accuracies
+from metagen.fewshot.classifier import task_accuracies
 from metagen.grid import save_grid
 from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import RunConfig
 from metagen.train.distributed import init_world
 from metagen.train.experiment import (
+    CLASSIFYING_FAMILIES,
     Experiment,
     build_experiment,
     check_device,
@@ -112,7 +113,7 @@ def validation_accuracy(
     exp: Experiment, sampler: EpisodeSampler, seed: int, name: str, tasks: int = 50
 ) -> dict[str, float]:
     """Mean query accuracy after adaptation over a seeded, fixed set of ``tasks`` tasks, as ``name``."""
-    assert isinstance(exp.family, FewShotClassifier)
+    assert isinstance(exp.family, CLASSIFYING_FAMILIES)
     scores = task_accuracies(exp.learner, exp.family, sampler, tasks, seed, exp.config.meta.adapt_steps)
     return {name: float(np.mean(scores))}
 
@@ -186,7 +187,7 @@ def train(
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()
-                if isinstance(exp.family, FewShotClassifier):
+                if isinstance(exp.family, CLASSIFYING_FAMILIES):
                     logger.record(
                         step,
                         validation_accuracy(

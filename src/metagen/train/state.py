@@ -75,7 +75,12 @@ def save_run_state(
     return save_checkpoint(stem, tensors, record)
 
 
-RUN_KINDS = {GENERATOR_KIND: "a few-shot generator", "fewshot-classifier": "a few-shot classifier"}
+EMBEDDING_KIND = "feature-embedding"
+RUN_KINDS = {
+    GENERATOR_KIND: "a few-shot generator",
+    "fewshot-classifier": "a few-shot classifier",
+    EMBEDDING_KIND: "a feature embedding",
+}
 
 
 def read_run_record(path: Path, kind: str | None = None) -> dict[str, Any]:
