@@ -61,6 +61,8 @@ def test_protocol_refusals(runs, tmp_path, capsys):
     assert "defined on omniglot" in capsys.readouterr().err
     assert main([*base, "--protocol", "fewshot"]) == 2
     assert "--features" in capsys.readouterr().err
+    assert main([*base, "--protocol", "fewshot", "--features", "pixels", "--inception-weights", "x.pth"]) == 2
+    assert "one of" in capsys.readouterr().err
     assert main([*base, "--protocol", "fewshot", "--features", str(generator)]) == 2  # not an embedding
     assert "not a feature embedding" in capsys.readouterr().err
     # an embedding trained on another split has seen the run's test classes

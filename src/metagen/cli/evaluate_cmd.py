@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=PROTOCOL_CHOICES, help="a fixed evaluation protocol (DESIGN.md)")
     p.add_argument("--out", help="report folder (report.json, report.md and figures)")
     p.add_argument("--features", help="generation protocols: the embedding run from `metagen features train`")
+    p.add_argument(
+        "--inception-weights", help="generation protocols: measure in FID InceptionV3 features from this file"
+    )
     p.add_argument("--tasks", type=int, default=600, help="classifiers: test tasks (default 600)")
     p.add_argument("--n-way", type=int, help="classifiers: N (default: the recipe's)")
     p.add_argument("--k-shot", type=int, help="K shots (default: the recipe's; generators: 5)")
@@ -65,17 +68,23 @@ def _restoration(args: argparse.Namespace) -> None:
 
 def _generation(args: argparse.Namespace) -> None:
     from metagen.errors import InputError
-    from metagen.eval.features import load_feature_space, pixel_space
+    from metagen.eval.features import inception_space, load_feature_space, pixel_space
     from metagen.reports.generation import evaluate_generation
     from metagen.reports.generation_markdown import write_generation_report
 
-    if not args.features:
+    if bool(args.features) == bool(args.inception_weights):
         raise InputError(
-            "generation protocols need --features DIR (see `metagen features train`), or --features pixels"
+            "generation protocols need one of --features DIR (see `metagen features train`), --features pixels "
+            "or --inception-weights PATH"
         )
     if not args.out:
         raise InputError("--protocol writes a report: give --out DIR")
-    space = pixel_space() if args.features == "pixels" else load_feature_space(args.features, args.device)
+    if args.inception_weights:
+        space = inception_space(args.inception_weights, args.device)
+    elif args.features == "pixels":
+        space = pixel_space()
+    else:
+        space = load_feature_space(args.features, args.device)
     report = evaluate_generation(
         args.run,
         space,

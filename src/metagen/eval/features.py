@@ -81,3 +81,66 @@ def load_feature_space(run: str | Path, device: str = "cpu") -> FeatureSpace:
         dataset=config.data.dataset,
         train_classes=frozenset(split.train) | frozenset(split.val),
     )
+
+
+INCEPTION_SIZE = 299
+INCEPTION_BATCH = 64
+
+
+def load_inception(path: str | Path, device: str = "cpu") -> tuple[torch.nn.Module, str]:
+    """The FID InceptionV3 with the weights in ``path`` (the ``pt_inception-2015-12-05`` state dict,
+    or the same tensors as safetensors) and the file's sha256. No code runs while loading."""
+    import hashlib
+
+    from safetensors.torch import load_file
+
+    from metagen.errors import CheckpointError
+    from metagen.nn.inception import FIDInceptionV3
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"Inception weights not found: {p}")
+    try:
+        if p.suffix == ".safetensors":
+            state = load_file(p)
+        else:
+            state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # a corrupt, truncated or foreign file
+        raise CheckpointError(f"{p}: not a readable weights file ({type(exc).__name__}: {exc})") from None
+    net = FIDInceptionV3()
+    own = net.state_dict()
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{p}: expected a state dict of tensors")
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in set(own) & set(state) if getattr(state[k], "shape", None) != own[k].shape)
+    if missing or unexpected or wrong:
+        raise CheckpointError(
+            f"{p}: not FID InceptionV3 weights (missing {missing[:3]}, unexpected {unexpected[:3]}, wrong shape {wrong[:3]})"
+        )
+    net.load_state_dict(state)
+    digest = hashlib.sha256(p.read_bytes()).hexdigest()
+    return net.to(device).eval(), digest
+
+
+def inception_space(path: str | Path, device: str = "cpu") -> FeatureSpace:
+    """InceptionV3 pool3 features (2048-d) with the preprocessing of the published FID numbers:
+    pixel values on the 0..255 scale, TensorFlow-1 bilinear resize to 299x299, then (x - 128) / 128
+    (the TensorFlow FID graph's own scaling). Grey images are repeated to three channels."""
+    from metagen.nn.inception import resize_bilinear_tf1
+
+    net, digest = load_inception(path, device)
+
+    @torch.no_grad()
+    def embed(images: torch.Tensor) -> np.ndarray:
+        if images.shape[1] not in (1, 3):
+            raise InputError(f"Inception features need 1- or 3-channel images, got {images.shape[1]} channels")
+        out = []
+        for i in range(0, len(images), INCEPTION_BATCH):
+            x = images[i : i + INCEPTION_BATCH].to(device).float() * 255.0
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            x = (resize_bilinear_tf1(x, INCEPTION_SIZE) - 128.0) / 128.0
+            out.append(net(x).double().cpu())
+        return torch.cat(out).numpy()
+
+    return FeatureSpace(f"inception-v3:{Path(path).name}", digest, None, None, embed)
