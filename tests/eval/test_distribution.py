@@ -9,7 +9,7 @@ import torchmetrics.image.kid as tm_kid
 
 from metagen.data.glyphs import load_glyphs
 from metagen.errors import InputError
-from metagen.eval.distribution import fid, gaussian_stats, kid, mmd2_unbiased
+from metagen.eval.distribution import fid, gaussian_stats, inception_score, kid, mmd2_unbiased
 
 
 class Passthrough(torch.nn.Module):
@@ -127,3 +127,28 @@ def test_bad_features_are_refused():
         fid(a, np.full_like(a, np.nan))
     with pytest.raises(InputError, match="at least 2"):
         kid(a[:1], a)
+
+
+def brute_inception_score(logits, splits):
+    p = torch.softmax(torch.from_numpy(logits), dim=1).numpy()
+    out = []
+    for part in np.array_split(p, splits):
+        marginal = part.mean(axis=0)
+        out.append(np.exp(np.mean([np.sum(q * (np.log(q) - np.log(marginal))) for q in part])))
+    return np.mean(out), np.std(out)
+
+
+def test_inception_score_matches_its_definition_and_torchmetrics():
+    import torchmetrics.image.inception as tm_is
+
+    rng = np.random.default_rng(5)
+    logits = rng.normal(scale=3.0, size=(300, 10))
+    ours = inception_score(logits, splits=3)
+    assert (ours.mean, ours.std) == pytest.approx(brute_inception_score(logits, 3), rel=1e-9)
+    metric = tm_is.InceptionScore(feature=Passthrough(10), splits=1)
+    metric.update(torch.from_numpy(logits))
+    assert inception_score(logits, splits=1).mean == pytest.approx(float(metric.compute()[0]), rel=1e-6)
+    # confident and evenly spread over classes: the score approaches the number of classes
+    confident = np.eye(10)[np.arange(300) % 10] * 50.0
+    assert inception_score(confident, 1).mean == pytest.approx(10.0, rel=1e-6)
+    assert inception_score(np.zeros((50, 10)), 1).mean == pytest.approx(1.0)

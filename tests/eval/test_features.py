@@ -62,6 +62,8 @@ def test_inception_features_from_a_weights_file(random_inception, tmp_path):
     with torch.no_grad():
         expected = net((resize_bilinear_tf1(images * 255, 299) - 128) / 128).double().numpy()
     assert np.allclose(features, expected, atol=1e-5)
+    both, logits = space.features_and_logits(images)
+    assert np.allclose(both, features) and logits.shape == (2, 1008)
     grey = torch.rand(1, 1, 28, 28)
     assert np.allclose(space(grey), space(grey.expand(-1, 3, -1, -1)))
     # the same tensors as safetensors load the same network

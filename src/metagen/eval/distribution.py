@@ -139,3 +139,30 @@ def kid(
         for _ in range(subsets)
     ]
     return KIDResult(float(np.mean(scores)), float(np.std(scores)), subsets, m)
+
+
+@dataclass(frozen=True)
+class ISResult:
+    """Inception Score mean and standard deviation over ``splits`` equal parts of the samples."""
+
+    mean: float
+    std: float
+    splits: int
+
+
+def inception_score(logits: np.ndarray, splits: int = 10) -> ISResult:
+    """Inception Score (Salimans et al. 2016, "Improved Techniques for Training GANs"):
+    exp(E_x KL(p(y|x) || p(y))) from classifier logits [N, classes], computed on each of ``splits``
+    consecutive parts of the samples (in the given order) as the reference implementation does.
+    Meaningful only with the ImageNet Inception classifier's logits (``--inception-weights``)."""
+    x = as_features(logits, "logits")
+    if not 1 <= splits <= len(x):
+        raise InputError(f"splits must be between 1 and the number of samples ({len(x)}), got {splits}")
+    log_p = x - x.max(axis=1, keepdims=True)
+    log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+    scores = []
+    for part in np.array_split(log_p, splits):
+        log_marginal = np.log(np.exp(part).mean(axis=0))
+        kl = (np.exp(part) * (part - log_marginal)).sum(axis=1).mean()
+        scores.append(np.exp(kl))
+    return ISResult(float(np.mean(scores)), float(np.std(scores)), splits)

@@ -17,6 +17,7 @@ import torch
 from metagen.errors import InputError
 
 Embed = Callable[[torch.Tensor], np.ndarray]
+EmbedWithLogits = Callable[[torch.Tensor], tuple[np.ndarray, np.ndarray]]
 
 
 @dataclass
@@ -30,14 +31,23 @@ class FeatureSpace:
     embed: Embed
     dataset: str | None = None
     train_classes: frozenset[str] = field(default_factory=frozenset)
+    with_logits: EmbedWithLogits | None = None  # classifier spaces (Inception): features and logits at once
 
     def __call__(self, images: torch.Tensor) -> np.ndarray:
+        self._check(images)
+        return self.embed(images)
+
+    def features_and_logits(self, images: torch.Tensor) -> tuple[np.ndarray, np.ndarray | None]:
+        """Features and, where the space is a classifier's (Inception), its logits for the IS."""
+        self._check(images)
+        return self.with_logits(images) if self.with_logits else (self.embed(images), None)
+
+    def _check(self, images: torch.Tensor) -> None:
         if images.ndim != 4:
             raise InputError(f"expected images [N, C, H, W], got shape {tuple(images.shape)}")
         wanted = (self.channels, self.image_size, self.image_size)
         if self.image_size is not None and tuple(images.shape[1:]) != wanted:
             raise InputError(f"feature space {self.name} takes images of shape {wanted}, got {tuple(images.shape[1:])}")
-        return self.embed(images)
 
     def describe(self) -> dict[str, object]:
         return {"name": self.name, "checksum": self.checksum, "dataset": self.dataset}
@@ -132,15 +142,19 @@ def inception_space(path: str | Path, device: str = "cpu") -> FeatureSpace:
     net, digest = load_inception(path, device)
 
     @torch.no_grad()
-    def embed(images: torch.Tensor) -> np.ndarray:
+    def with_logits(images: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         if images.shape[1] not in (1, 3):
             raise InputError(f"Inception features need 1- or 3-channel images, got {images.shape[1]} channels")
-        out = []
+        feats, logits = [], []
         for i in range(0, len(images), INCEPTION_BATCH):
             x = images[i : i + INCEPTION_BATCH].to(device).float() * 255.0
             x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-            x = (resize_bilinear_tf1(x, INCEPTION_SIZE) - 128.0) / 128.0
-            out.append(net(x).double().cpu())
-        return torch.cat(out).numpy()
+            f, lg = net.features_and_logits((resize_bilinear_tf1(x, INCEPTION_SIZE) - 128.0) / 128.0)
+            feats.append(f.double().cpu())
+            logits.append(lg.double().cpu())
+        return torch.cat(feats).numpy(), torch.cat(logits).numpy()
 
-    return FeatureSpace(f"inception-v3:{Path(path).name}", digest, None, None, embed)
+    def embed(images: torch.Tensor) -> np.ndarray:
+        return with_logits(images)[0]
+
+    return FeatureSpace(f"inception-v3:{Path(path).name}", digest, None, None, embed, with_logits=with_logits)

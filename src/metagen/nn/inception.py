@@ -149,13 +149,18 @@ class FIDInceptionV3(nn.Module):
         self.fc = nn.Linear(2048, num_classes)  # unused for features; present in the weights file
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features_and_logits(x)[0]
+
+    def features_and_logits(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pool3 features [B, 2048] and the classifier's logits [B, 1008] (for the Inception Score)."""
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = F.max_pool2d(x, 3, stride=2)
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(x))
         x = F.max_pool2d(x, 3, stride=2)
         for name in ("5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"):
             x = getattr(self, f"Mixed_{name}")(x)
-        return x.mean(dim=(2, 3))
+        pooled = x.mean(dim=(2, 3))
+        return pooled, self.fc(pooled)
 
 
 def resize_bilinear_tf1(images: torch.Tensor, size: int) -> torch.Tensor:

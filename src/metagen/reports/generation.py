@@ -18,6 +18,7 @@ import torch
 
 from metagen.data.dataset import ClassImageDataset
 from metagen.errors import InputError
+from metagen.eval.distribution import inception_score
 from metagen.eval.features import FeatureSpace
 from metagen.eval.fidelity import nearest_indices
 from metagen.eval.generation import score_generation
@@ -95,6 +96,7 @@ def evaluate_generation(
     draw = draw_shots(test, shots, seed)
     classes = range(min(test.num_classes, max_classes or test.num_classes))
     feats: dict[str, list[np.ndarray]] = {"shots": [], "generated": [], "reference": [], "copies": []}
+    logits: list[np.ndarray] = []
     rows, pairs = [], []
     t0 = time.perf_counter()
     for c in classes:
@@ -102,7 +104,10 @@ def evaluate_generation(
         gen_x = generate(loaded, shot_x, num, seed=seed * 100_003 + c, steps=steps)
         copies = copy_the_shots(shot_x, num, torch.Generator().manual_seed(seed * 100_003 + c))
         feats["shots"].append(features(shot_x))
-        feats["generated"].append(features(gen_x))
+        gen_features, gen_logits = features.features_and_logits(gen_x)
+        feats["generated"].append(gen_features)
+        if gen_logits is not None:
+            logits.append(gen_logits)
         feats["reference"].append(features(as_float(test.images[draw.reference[c]])))
         feats["copies"].append(features(copies))
         if len(rows) < 12:
@@ -121,6 +126,9 @@ def evaluate_generation(
         )
         for name in ("generated", "copies")
     }
+    if logits:  # a classifier's feature space (Inception): the Inception Score of the generated images
+        score = inception_score(np.concatenate(logits), splits=min(10, len(classes)))
+        scored["generated"]["inception_score"] = {"value": score.mean, "std": score.std, "splits": score.splits}
     summary = {
         "protocol": protocol,
         "unit": unit,

@@ -74,6 +74,13 @@ def write_generation_report(report: GenerationReport, out_dir: str | Path) -> Pa
         f"{100 * d['accuracy_shots']:.2f}% with the shots, {100 * d['accuracy_with_generated']:.2f}% with the "
         "generated images added.",
         f"Adapting and generating took {s['adapt_and_generate_seconds_per_class']:.2f} s per {s['unit']}.",
+        *(
+            [
+                f"Inception Score of the generated images: {_cell(m['inception_score'], 2)} over {m['inception_score']['splits']} splits."
+            ]
+            if "inception_score" in m
+            else []
+        ),
         "",
         "![metrics](metrics.png)",
         "",
