@@ -15,6 +15,7 @@ from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import ConfigError, InputError
 from metagen.fewshot.classifier import FewShotClassifier
 from metagen.fewshot.prototypes import PrototypeClassifier
+from metagen.fewshot.restorer import Restorer
 from metagen.fewshot.vae import VAEGenerator
 from metagen.meta.inner import InnerLoop
 from metagen.meta.learners import MetaLearner, make_learner
@@ -22,16 +23,20 @@ from metagen.meta.vectorised import check_supported as check_vmap_supported
 from metagen.nn.classifier import Conv4Classifier
 from metagen.nn.embedding import Conv4Embedding
 from metagen.nn.registry import NETWORKS, build_network
+from metagen.nn.restoration import DnCNN
+from metagen.nn.unet import UNet
 from metagen.nn.vae import ConvVAE
 from metagen.train.config import RunConfig
 
-Family = VAEGenerator | FewShotClassifier | PrototypeClassifier
+Family = VAEGenerator | FewShotClassifier | PrototypeClassifier | Restorer
 # Which few-shot family wraps each network: generators sample images, classifiers predict labels,
 # embeddings classify by distance to class prototypes (and serve as evaluation feature spaces).
 FAMILIES: dict[type, type] = {
     ConvVAE: VAEGenerator,
     Conv4Classifier: FewShotClassifier,
     Conv4Embedding: PrototypeClassifier,
+    DnCNN: Restorer,
+    UNet: Restorer,
 }
 # Families whose episodes are scored by query accuracy (validation during training, evaluation).
 CLASSIFYING_FAMILIES = (FewShotClassifier, PrototypeClassifier)
@@ -66,14 +71,15 @@ def load_data_parts(config: RunConfig) -> DataParts:
     return DataParts(split, train, val)
 
 
-def network_spec_for(config: RunConfig, image_size: int, channels: int) -> dict[str, Any]:
+def network_spec_for(config: RunConfig, image_size: int | None, channels: int) -> dict[str, Any]:
     """The network's registry name and constructor options, with the data's size and channels
-    (and, for classifiers, ``num_classes`` = the tasks' N)."""
+    (and, for classifiers, ``num_classes`` = the tasks' N), for the options the network takes."""
     options = dict(config.model.options)
-    implied = {"image_size": image_size, "channels": channels}
-    if config.model.name in NETWORKS and "num_classes" in inspect.signature(NETWORKS[config.model.name]).parameters:
-        implied["num_classes"] = config.meta.n_way
+    implied: dict[str, Any] = {"image_size": image_size, "channels": channels, "num_classes": config.meta.n_way}
+    takes = inspect.signature(NETWORKS[config.model.name]).parameters if config.model.name in NETWORKS else {}
     for key, value in implied.items():
+        if key not in takes or value is None:
+            continue
         if options.setdefault(key, value) != value:
             raise ConfigError(f"model.options.{key}={options[key]} does not match the data ({value})")
     return {"name": config.model.name, "options": options}
@@ -88,6 +94,11 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         raise ConfigError(f"network {network_spec['name']!r} has no few-shot family metagen can meta-train")
     if family_cls in CLASSIFYING_FAMILIES and config.meta.n_way < 2:
         raise ConfigError(f"classifier {network_spec['name']!r} needs meta.n_way of 2 or more, got {config.meta.n_way}")
+    if family_cls is Restorer and config.meta.algorithm not in ("maml", "fomaml", "metasgd"):
+        raise ConfigError(
+            f"restorers are meta-trained with maml, fomaml or metasgd (a self-supervised inner loop and a "
+            f"supervised outer loss), not {config.meta.algorithm!r}"
+        )
     if (family_cls is PrototypeClassifier) != (config.meta.algorithm == "protonet"):
         raise ConfigError(
             f"meta.algorithm=protonet goes with an embedding network (conv4_embedding) and only with one; "

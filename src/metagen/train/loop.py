@@ -14,23 +14,17 @@ import numpy as np
 import torch
 import yaml
 
-from metagen.data.dataset import ClassImageDataset
 from metagen.errors import InputError, MetagenError
-from metagen.fewshot.classifier import task_accuracies
-from metagen.grid import save_grid
-from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import RunConfig
 from metagen.train.distributed import init_world
 from metagen.train.experiment import (
-    CLASSIFYING_FAMILIES,
-    Experiment,
     build_experiment,
     check_device,
-    load_data_parts,
     network_spec_for,
 )
 from metagen.train.logging import RunLogger
+from metagen.train.sources import load_task_source
 from metagen.train.state import (
     CHECKPOINT_DIR,
     FINAL_STEM,
@@ -84,38 +78,11 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
         )
 
 
-def sample_rows(
-    exp: Experiment, data: ClassImageDataset, k_shot: int, n: int, seed: int, classes: int = 4
-) -> list[torch.Tensor]:
-    """For the first ``classes`` classes of ``data``: [shots, then n generated] per class, seeded
-    independently of the training RNG so drawing samples never changes the training trajectory."""
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator().manual_seed(seed)
-    device = next(exp.learner.model.parameters()).device
-    rows = []
-    for c in range(min(classes, data.num_classes)):
-        idx = rng.choice(data.indices_of(c), min(k_shot, len(data.indices_of(c))), replace=False)
-        shots = as_float(data.images[idx]).to(device)
-        labels = torch.zeros(len(shots), dtype=torch.long, device=device)
-        adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps)
-        rows.append(torch.cat([shots.cpu(), exp.family.sample(adapted, shots, n, gen).cpu()]))
-    return rows
-
-
 def task_generators(stream: torch.Generator, n: int) -> list[torch.Generator]:
     """One CPU generator per task of a meta-batch, seeded from the run's ``stream``, so a task's
     random numbers do not depend on which process computes it or in what order."""
     seeds = torch.randint(0, 2**62, (n,), generator=stream)
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
-
-
-def validation_accuracy(
-    exp: Experiment, sampler: EpisodeSampler, seed: int, name: str, tasks: int = 50
-) -> dict[str, float]:
-    """Mean query accuracy after adaptation over a seeded, fixed set of ``tasks`` tasks, as ``name``."""
-    assert isinstance(exp.family, CLASSIFYING_FAMILIES)
-    scores = task_accuracies(exp.learner, exp.family, sampler, tasks, seed, exp.config.meta.adapt_steps)
-    return {name: float(np.mean(scores))}
 
 
 def train(
@@ -143,11 +110,8 @@ def train(
         )
     if resume and existing:
         _check_resume_config(config_of(existing[-1][1]), config)
-    parts = load_data_parts(config)
-    h, w = parts.train.image_size
-    if h != w:
-        raise InputError(f"images are {h}x{w}; metagen's networks take square images (set data.size)")
-    spec = network_spec_for(config, h, parts.train.channels)
+    source = load_task_source(config)
+    spec = network_spec_for(config, source.image_size, source.channels)
     exp = build_experiment(config, spec)
     exp.learner.world = world
     exp.learner.build_optimizer()
@@ -161,18 +125,14 @@ def train(
     if main:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
-        parts.split.save(run_dir / "split.json")
+        source.split.save(run_dir / "split.json")
     m = config.meta
-    sampler = EpisodeSampler(parts.train, m.n_way, m.k_shot, m.q_query)
-    preview = parts.val or parts.train
-    preview_sampler = EpisodeSampler(preview, m.n_way, m.k_shot, m.q_query) if m.n_way > 1 else None
-    preview_metric = "val_accuracy" if parts.val else "train_tasks_accuracy"  # no validation classes
     logger = RunLogger(run_dir, config.train.steps, start, show_progress, enabled=main)
     t0, loss, step, preview_seconds, by_budget = time.perf_counter(), float("nan"), start, 0.0, False
     budget = config.train.time_budget_s
     try:
         for step in range(start + 1, config.train.steps + 1):
-            tasks = [t.to(device) for t in sampler.sample_batch(np_rng, m.meta_batch)]
+            tasks = [t.to(device) for t in source.sampler.sample_batch(np_rng, m.meta_batch)]
             metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
             loss = metrics["loss"]
             if not math.isfinite(loss):
@@ -183,20 +143,13 @@ def train(
             last = step == config.train.steps or by_budget
             logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
             if main and (step % config.train.checkpoint_every == 0 or last):
-                save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, parts.split, np_rng, torch_gen)
+                save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng, torch_gen)
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()
-                if isinstance(exp.family, CLASSIFYING_FAMILIES):
-                    logger.record(
-                        step,
-                        validation_accuracy(
-                            exp, preview_sampler, config.train.seed, preview_metric, config.train.preview_tasks
-                        ),
-                    )
-                else:
-                    rows = sample_rows(exp, preview, m.k_shot, 8, seed=config.train.seed)
-                    save_grid(rows, run_dir / "samples" / f"step-{step:08d}.png")
+                shown = source.preview(exp, step, run_dir)
+                if shown:
+                    logger.record(step, shown)
                 preview_seconds += time.perf_counter() - p0
             if on_step is not None:
                 on_step(step)
@@ -206,7 +159,7 @@ def train(
         logger.close()
     seconds = time.perf_counter() - t0
     if main:
-        final = save_run_state(run_dir / FINAL_STEM, exp, step, parts.split, np_rng, torch_gen)
+        final = save_run_state(run_dir / FINAL_STEM, exp, step, source.split, np_rng, torch_gen)
         record = {
             "steps": step,
             "steps_planned": config.train.steps,

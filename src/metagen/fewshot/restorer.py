@@ -1,0 +1,99 @@
+"""A restoration network as a meta-learned restorer: adapted to a degraded image by self-supervised
+steps on that image alone, meta-trained so that those steps help (MZSR, Soh et al. 2020, does the
+same for super-resolution with MAML).
+
+Task data contract (see ``metagen.tasks.restoration``): ``support_x`` and ``query_x`` are degraded
+patches [B, C, P, P]; ``support_y`` is the bool mask of known pixels [B, 1, P, P] (self-supervised:
+no clean image is used to adapt); ``query_y`` holds the clean patches [B, C, P, P] (float) for the
+supervised outer loss.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from metagen.meta.inner import Params
+from metagen.meta.learners import MetaLearner
+from metagen.objectives.restoration import blind_spot_loss, supervised_loss
+from metagen.tasks.task import Task
+
+
+class Restorer:
+    family = "restorer"
+    kind = "restorer"
+
+    def __init__(self, model: nn.Module, mask_fraction: float = 1 / 16):
+        self.model, self.mask_fraction = model, mask_fraction
+
+    def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        """Self-supervised blind-spot loss when ``y`` is the known-pixel mask (bool), supervised MSE
+        when ``y`` is the clean image."""
+
+        def restore(inp: torch.Tensor) -> torch.Tensor:
+            return functional_call(self.model, params, (inp,))
+
+        if y.dtype == torch.bool:
+            return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
+        return supervised_loss(restore(x), y)
+
+    @torch.no_grad()
+    def restore(self, params: Params, degraded: torch.Tensor) -> torch.Tensor:
+        return functional_call(self.model, params, (degraded,))
+
+
+def random_crops(
+    image: torch.Tensor, known: torch.Tensor, size: int, count: int, gen: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` random ``size`` crops (the whole image where it is smaller) of image [C, H, W] and
+    its mask [1, H, W]: the batches of test-time adaptation."""
+    h, w = image.shape[-2:]
+    ch, cw = min(size, h), min(size, w)
+    tops = torch.randint(0, h - ch + 1, (count,), generator=gen).tolist()
+    lefts = torch.randint(0, w - cw + 1, (count,), generator=gen).tolist()
+    crops = [image[:, t : t + ch, s : s + cw] for t, s in zip(tops, lefts)]
+    masks = [known[:, t : t + ch, s : s + cw] for t, s in zip(tops, lefts)]
+    return torch.stack(crops), torch.stack(masks)
+
+
+def adapt_and_restore(
+    learner: MetaLearner,
+    family: Restorer,
+    degraded: np.ndarray,
+    known: np.ndarray | None,
+    steps: int,
+    seed: int = 0,
+    crop: int = 64,
+    batch: int = 8,
+) -> np.ndarray:
+    """Adapt to one degraded image (float [H, W] or [H, W, C]) with ``steps`` self-supervised steps
+    on random crops of it, then restore the whole image. ``steps`` 0 is the meta-learned network as
+    it is."""
+    device = next(learner.model.parameters()).device
+    chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
+    image = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
+    mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
+    gen = torch.Generator().manual_seed(seed)
+    params = learner.params()
+    if steps > 0:
+        crops, masks = random_crops(image, mask.to(device), crop, batch, gen)
+        params = learner.adapt(crops, masks, gen, steps=steps)
+    out = family.restore(params, image[None])[0].cpu().numpy()
+    return out[0] if degraded.ndim == 2 else out.transpose(1, 2, 0)
+
+
+def restoration_psnr(learner: MetaLearner, family: Restorer, tasks: list[Task], steps: int) -> float:
+    """Mean PSNR (dB, values clipped to [0, 1]) of the query patches restored after ``steps``
+    self-supervised steps on each task's support patches."""
+    device = next(learner.model.parameters()).device
+    scores = []
+    for i, task in enumerate(tasks):
+        task = task.to(device)
+        gen = torch.Generator().manual_seed(i)
+        params = learner.adapt(task.support_x, task.support_y, gen, steps=steps) if steps else learner.params()
+        restored = family.restore(params, task.query_x).clamp(0, 1)
+        mse = ((restored - task.query_y) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
+        scores.extend((10 * torch.log10(1 / mse)).tolist())
+    return float(np.mean(scores))

@@ -1,0 +1,79 @@
+"""Restoration tasks: patches of one training image under one degradation at one level.
+
+Data contract: ``support_x`` / ``query_x`` are degraded patches [S|Q, C, P, P] float32;
+``support_y`` is the bool mask of known pixels [S, 1, P, P] (the inner loop sees no clean image);
+``query_y`` is the clean patches [Q, C, P, P] float32 in [0, 1]. Support and query patches are
+distinct crops of the same image with the same degradation instance (the same noise level).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from metagen.errors import InputError
+from metagen.tasks.degradations import Degradation, GaussianNoise
+from metagen.tasks.task import Task
+
+
+def degradation_instance(degradation: Degradation, rng: np.random.Generator) -> Degradation:
+    """The degradation at a level fixed for one task (a blind Gaussian draws its sigma here)."""
+    if isinstance(degradation, GaussianNoise) and degradation.sigma_max > degradation.sigma:
+        return replace(degradation, sigma=degradation.level(rng), sigma_max=0.0)
+    return degradation
+
+
+def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One of the 8 flips and rotations (DnCNN's augmentation)."""
+    patch = np.rot90(patch, int(rng.integers(0, 4)))
+    return np.ascontiguousarray(patch[:, ::-1] if rng.random() < 0.5 else patch)
+
+
+class RestorationSampler:
+    """Draws restoration tasks from uint8 images [H, W] or [H, W, C] and a list of degradations."""
+
+    def __init__(
+        self, images: Sequence[np.ndarray], degradations: Sequence[Degradation], patch: int, support: int, query: int
+    ):
+        if not images:
+            raise InputError("restoration training needs at least one image")
+        if not degradations:
+            raise InputError("restoration training needs at least one degradation")
+        small = [im.shape[:2] for im in images if min(im.shape[:2]) < patch]
+        if small:
+            raise InputError(f"patch size {patch} is larger than an image of {small[0]}")
+        self.images, self.degradations = list(images), list(degradations)
+        self.patch, self.support, self.query = patch, support, query
+        self.channels = 1 if images[0].ndim == 2 else images[0].shape[2]
+
+    def _crop(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        top = rng.integers(0, image.shape[0] - self.patch + 1)
+        left = rng.integers(0, image.shape[1] - self.patch + 1)
+        return _augment(image[top : top + self.patch, left : left + self.patch].astype(np.float32) / 255.0, rng)
+
+    def sample(self, rng: np.random.Generator) -> Task:
+        image = self.images[int(rng.integers(len(self.images)))]
+        degradation = degradation_instance(self.degradations[int(rng.integers(len(self.degradations)))], rng)
+        clean = [self._crop(image, rng) for _ in range(self.support + self.query)]
+        degraded = [degradation.apply(c, rng) for c in clean]
+
+        def stack(arrays: list[np.ndarray]) -> torch.Tensor:
+            chw = [a[None] if a.ndim == 2 else a.transpose(2, 0, 1) for a in arrays]
+            return torch.from_numpy(np.stack(chw).astype(np.float32))
+
+        known = [np.ones(c.shape[:2], bool) if d.known is None else d.known for c, d in zip(clean, degraded)]
+        s = self.support
+        return Task(
+            support_x=stack([d.image for d in degraded[:s]]),
+            support_y=torch.from_numpy(np.stack(known[:s])[:, None]),
+            query_x=stack([d.image for d in degraded[s:]]),
+            query_y=stack(clean[s:]),
+            classes=(),
+            meta={"degradation": degradation.spec()},
+        )
+
+    def sample_batch(self, rng: np.random.Generator, n: int) -> list[Task]:
+        return [self.sample(rng) for _ in range(n)]
