@@ -21,12 +21,12 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> Parser:
-    from metagen.cli import data_cmd, demo_cmd, evaluate_cmd, features_cmd, generate_cmd, train_cmd
+    from metagen.cli import data_cmd, demo_cmd, evaluate_cmd, features_cmd, generate_cmd, restore_cmd, train_cmd
 
     parser = Parser(prog="metagen", description="Meta-learning for few-shot image generation and restoration.")
     parser.add_argument("--version", action="version", version=f"metagen {metagen.__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for module in (data_cmd, train_cmd, features_cmd, generate_cmd, evaluate_cmd, demo_cmd):
+    for module in (data_cmd, train_cmd, features_cmd, generate_cmd, restore_cmd, evaluate_cmd, demo_cmd):
         module.add_parser(sub)
     return parser
 

@@ -73,7 +73,7 @@ def adapt_and_restore(
     it is."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
-    image = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
+    image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
     mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
     gen = torch.Generator().manual_seed(seed)
     params = learner.params()

@@ -33,7 +33,9 @@ class UNet(nn.Module):
         widths = [width * 2**i for i in range(levels + 1)]
         self.down = nn.ModuleList([_double_conv(channels, widths[0])])
         self.down.extend(_double_conv(widths[i], widths[i + 1]) for i in range(levels))
-        self.up = nn.ModuleList(nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(levels)))
+        self.up = nn.ModuleList(
+            nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(levels))
+        )
         self.merge = nn.ModuleList(_double_conv(2 * widths[i], widths[i]) for i in reversed(range(levels)))
         self.out = nn.Conv2d(widths[0], channels, 1)
         self.channels, self.width, self.levels = channels, width, levels
@@ -46,5 +48,7 @@ class UNet(nn.Module):
             skips.append(h)
         for up, merge, skip in zip(self.up, self.merge, reversed(skips[:-1])):
             h = up(h)[..., : skip.shape[-2], : skip.shape[-1]]
-            h = merge(torch.cat([F.pad(h, (0, skip.shape[-1] - h.shape[-1], 0, skip.shape[-2] - h.shape[-2])), skip], 1))
+            h = merge(
+                torch.cat([F.pad(h, (0, skip.shape[-1] - h.shape[-1], 0, skip.shape[-2] - h.shape[-2])), skip], 1)
+            )
         return x + self.out(h)

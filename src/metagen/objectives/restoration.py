@@ -1,11 +1,14 @@
 """Restoration losses as pure functions: supervised (clean target) for the outer loop, and
 self-supervised (the degraded image alone) for adapting to the image at hand.
 
-The self-supervised loss is blind-spot masking (Batson and Royer 2019, "Noise2Self: Blind
-Denoising by Self-Supervision"; Krull et al. 2019, "Noise2Void"): a random subset of the *known*
-pixels is replaced by the mean of its known 3x3 neighbours and the network must predict the
-degraded values there. For pixel-independent noise the best prediction is the clean value; for
-missing pixels and holes, predicting hidden known pixels from their context is inpainting.
+The self-supervised loss is blind-spot masking (Krull et al. 2019, "Noise2Void"; Batson and Royer
+2019, "Noise2Self: Blind Denoising by Self-Supervision"): a random subset of the *known* pixels is
+replaced by the value of a random other pixel of their 5x5 neighbourhood and the network must
+predict the degraded values there. The replaced value is an independent noisy sample, so the
+network learns to rely on the context rather than the pixel itself, and is then used as it is on
+unmasked images (as Noise2Void does). For pixel-independent noise the best prediction is the clean
+value; for missing pixels and holes, predicting hidden known pixels from their context is
+inpainting.
 """
 
 from __future__ import annotations
@@ -15,22 +18,24 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-RING = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
-
 
 def supervised_loss(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
     """Mean squared error against the clean image."""
     return F.mse_loss(restored, clean)
 
 
-def neighbour_mean(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
-    """Per pixel, the mean of the known pixels among its 8 neighbours (0 where none is known).
-    x [B, C, H, W], known [B, 1, H, W] float (1 known, 0 missing)."""
-    c = x.shape[1]
-    ring = RING.to(x)[None, None].expand(c, 1, 3, 3)
-    total = F.conv2d(F.pad(x * known, (1, 1, 1, 1), mode="reflect"), ring, groups=c)
-    count = F.conv2d(F.pad(known, (1, 1, 1, 1), mode="reflect"), RING.to(x)[None, None])
-    return total / count.clamp_min(1.0)
+def random_neighbours(x: torch.Tensor, gen: torch.Generator | None, radius: int = 2) -> torch.Tensor:
+    """Per pixel, the value of a uniformly drawn other pixel within ``radius`` (reflecting at the
+    borders). x [B, C, H, W]; one draw per pixel, shared by its channels."""
+    b, _, h, w = x.shape
+    side = 2 * radius + 1
+    offsets = [(dy, dx) for dy in range(side) for dx in range(side) if (dy, dx) != (radius, radius)]
+    draw = torch.randint(0, len(offsets), (b, 1, h, w), generator=gen).to(x.device)
+    padded = F.pad(x, (radius, radius, radius, radius), mode="reflect")
+    out = torch.zeros_like(x)
+    for i, (dy, dx) in enumerate(offsets):
+        out = torch.where(draw == i, padded[:, :, dy : dy + h, dx : dx + w], out)
+    return out
 
 
 def blind_spot_loss(
@@ -40,10 +45,10 @@ def blind_spot_loss(
     gen: torch.Generator | None,
     fraction: float = 1 / 16,
 ) -> torch.Tensor:
-    """Self-supervised loss of ``restore`` on ``degraded`` [B, C, H, W]: hide ``fraction`` of the
-    known pixels (``known`` [B, 1, H, W]) behind their neighbours' mean, score the prediction there."""
+    """Self-supervised loss of ``restore`` on ``degraded`` [B, C, H, W]: replace ``fraction`` of the
+    known pixels (``known`` [B, 1, H, W]) by random neighbours, score the prediction there."""
     draw = torch.rand(known.shape, generator=gen) if gen is not None else torch.rand(known.shape)
     hidden = (draw.to(known.device) < fraction).to(known.dtype) * known
-    masked = degraded * (1 - hidden) + neighbour_mean(degraded, known) * hidden
+    masked = degraded * (1 - hidden) + random_neighbours(degraded, gen) * hidden
     error = (restore(masked) - degraded) ** 2 * hidden
     return error.sum() / (hidden.sum() * degraded.shape[1]).clamp_min(1.0)

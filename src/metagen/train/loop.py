@@ -143,7 +143,9 @@ def train(
             last = step == config.train.steps or by_budget
             logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
             if main and (step % config.train.checkpoint_every == 0 or last):
-                save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng, torch_gen)
+                save_run_state(
+                    run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng, torch_gen
+                )
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()

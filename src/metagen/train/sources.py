@@ -84,7 +84,9 @@ def class_source(config: RunConfig) -> TaskSource:
         seed = exp.config.train.seed
         if isinstance(exp.family, CLASSIFYING_FAMILIES):
             sampler = EpisodeSampler(preview_data, m.n_way, m.k_shot, m.q_query)
-            accs = task_accuracies(exp.learner, exp.family, sampler, exp.config.train.preview_tasks, seed, m.adapt_steps)
+            accs = task_accuracies(
+                exp.learner, exp.family, sampler, exp.config.train.preview_tasks, seed, m.adapt_steps
+            )
             return {metric: float(np.mean(accs))}
         save_grid(sample_rows(exp, preview_data, m.k_shot, 8, seed), run_dir / "samples" / f"step-{step:08d}.png")
         return {}

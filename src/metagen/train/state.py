@@ -80,6 +80,7 @@ RUN_KINDS = {
     GENERATOR_KIND: "a few-shot generator",
     "fewshot-classifier": "a few-shot classifier",
     EMBEDDING_KIND: "a feature embedding",
+    "restorer": "a restorer",
 }
 
 

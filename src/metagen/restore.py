@@ -1,0 +1,43 @@
+"""Restoring a user's image with a meta-learned restoration run: read, adapt, restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from metagen.errors import InputError
+from metagen.fewshot.restorer import Restorer, adapt_and_restore
+from metagen.tasks.degradations import Degradation, Downscale, MissingPixels, RectangularHoles, bicubic_resize
+
+
+def prepare_input(pixels: np.ndarray, degradation: Degradation | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The restorer's input (float32 in [0, 1]) and known-pixel mask from a uint8 image and what is
+    wrong with it: for inpainting, pixels that are black in every channel are unknown; for
+    super-resolution, the image is upscaled by bicubic interpolation first."""
+    x = pixels.astype(np.float32) / 255.0
+    if isinstance(degradation, (MissingPixels, RectangularHoles)):
+        known = (pixels != 0) if pixels.ndim == 2 else (pixels != 0).any(axis=2)
+        return x, known
+    if isinstance(degradation, Downscale):
+        return bicubic_resize(x, x.shape[0] * degradation.scale, x.shape[1] * degradation.scale), None
+    return x, None
+
+
+def restore_with_run(
+    run: str | Path, degraded: np.ndarray, known: np.ndarray | None, steps: int | None, seed: int, device: str = "cpu"
+) -> np.ndarray:
+    """Adapt the run's restorer to ``degraded`` (``steps`` self-supervised steps, default the
+    recipe's ``meta.adapt_steps``) and restore it."""
+    from metagen.fewshot.adapt import load_run
+
+    loaded = load_run(run, device, Restorer.kind)
+    family = loaded.experiment.family
+    assert isinstance(family, Restorer)
+    if degraded.ndim == 3 and degraded.shape[2] != loaded.channels or degraded.ndim == 2 and loaded.channels != 1:
+        have = 1 if degraded.ndim == 2 else degraded.shape[2]
+        raise InputError(f"the run restores {loaded.channels}-channel images; the input has {have}")
+    steps = loaded.experiment.config.meta.adapt_steps if steps is None else steps
+    if steps < 0:
+        raise InputError(f"--steps must be 0 or more, got {steps}")
+    return adapt_and_restore(loaded.experiment.learner, family, degraded, known, steps, seed)

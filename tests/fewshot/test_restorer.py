@@ -1,0 +1,167 @@
+"""Meta-learned restoration: the self-supervised loss, the task contract, adaptation, the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from PIL import Image
+
+from metagen.cli.main import main
+from metagen.eval.image_quality import psnr
+from metagen.fewshot.restorer import Restorer, adapt_and_restore
+from metagen.meta import InnerLoop, make_learner
+from metagen.nn.unet import UNet
+from metagen.objectives.restoration import blind_spot_loss, random_neighbours
+from metagen.tasks.degradations import parse_degradation
+from metagen.tasks.restoration import RestorationSampler
+from tests.conftest import write_image
+
+
+def smooth_image(h=48, w=56, seed=0):
+    yy, xx = np.mgrid[0:h, 0:w]
+    phase = np.random.default_rng(seed).uniform(0, 6)
+    return (0.5 + 0.35 * np.sin(xx / 7 + phase) * np.cos(yy / 9)).astype(np.float32)
+
+
+def test_random_neighbours_come_from_the_neighbourhood():
+    x = torch.arange(2 * 7 * 9, dtype=torch.float32).reshape(1, 2, 7, 9)
+    picked = random_neighbours(x, torch.Generator().manual_seed(0))
+    padded = np.pad(x[0].numpy(), ((0, 0), (2, 2), (2, 2)), mode="reflect")
+    for i in range(7):
+        for j in range(9):
+            window = padded[0, i : i + 5, j : j + 5].copy()
+            window[2, 2] = np.nan  # never the pixel itself
+            assert picked[0, 0, i, j].item() in window
+            # both channels take the same neighbour
+            assert picked[0, 1, i, j].item() - picked[0, 0, i, j].item() == 63.0
+
+
+def test_blind_spot_loss_scores_only_hidden_known_pixels():
+    x = torch.rand(2, 1, 16, 16)
+    known = torch.ones(2, 1, 16, 16)
+    gen = torch.Generator().manual_seed(0)
+    # a restorer that outputs the true degraded image scores 0 whatever is hidden
+    assert blind_spot_loss(lambda inp: x, x, known, gen, fraction=0.25).item() == 0.0
+    # copying the (masked) input is penalised: the hidden pixels hold a neighbour's value
+    assert blind_spot_loss(lambda inp: inp, x, known, gen, fraction=0.25).item() > 0.01
+    # unknown pixels are never scored
+    assert blind_spot_loss(lambda inp: inp * 0, x, torch.zeros_like(known), gen).item() == 0.0
+
+
+def test_task_contract_and_family_dispatch():
+    images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(3)]
+    sampler = RestorationSampler(images, [parse_degradation("gaussian:sigma=0,sigma_max=55")], 24, 3, 2)
+    task = sampler.sample(np.random.default_rng(0))
+    assert task.support_x.shape == (3, 1, 24, 24) and task.support_y.dtype == torch.bool
+    assert task.query_x.shape == task.query_y.shape == (2, 1, 24, 24) and task.query_y.dtype == torch.float32
+    noise = (task.query_x - task.query_y).std().item() * 255
+    assert task.meta["degradation"].startswith("gaussian:sigma=") and noise == pytest.approx(
+        float(task.meta["degradation"].split("=")[1].split(",")[0]), rel=0.25, abs=2
+    )
+    again = sampler.sample(np.random.default_rng(0))
+    assert torch.equal(task.support_x, again.support_x)
+    family = Restorer(UNet(1, 4, 1))
+    params = dict(family.model.named_parameters())
+    gen = torch.Generator().manual_seed(0)
+    assert family.task_loss(params, task.query_x, task.query_y, gen).item() == pytest.approx(
+        torch.mean((family.model(task.query_x) - task.query_y) ** 2).item()
+    )
+    assert family.task_loss(params, task.support_x, task.support_y, gen).item() > 0
+
+
+def test_self_supervised_adaptation_denoises_without_a_clean_image():
+    torch.manual_seed(0)
+    clean = smooth_image()
+    noisy = parse_degradation("gaussian:sigma=30").apply(clean, np.random.default_rng(1)).image
+    family = Restorer(UNet(1, 8, 1), mask_fraction=0.1)
+    learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(60, 3e-3, "adam"), 1e-3)
+    before = adapt_and_restore(learner, family, noisy, None, steps=0)
+    after = adapt_and_restore(learner, family, noisy, None, steps=60, crop=32, batch=8)
+    as_u8 = lambda a: np.uint8(np.clip(a, 0, 1) * 255 + 0.5)  # noqa: E731
+    base = psnr(as_u8(noisy), as_u8(clean))
+    assert psnr(as_u8(before), as_u8(clean)) < base + 1.0  # an untrained network is about the identity
+    assert psnr(as_u8(after), as_u8(clean)) > base + 2.0
+
+
+@pytest.fixture(scope="module")
+def restoration_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("restore")
+    for i in range(3):
+        write_image(folder / "Train400" / f"test_{i:03d}.png", np.uint8(smooth_image(40, 40, i) * 255))
+    recipe = {
+        "data": {"dataset": "Train400", "root": str(folder), "options": {"degradations": ["gaussian:sigma=25"], "patch": 16}},
+        "model": {"name": "unet", "options": {"width": 4, "levels": 1}},
+        "meta": {"algorithm": "fomaml", "n_way": 1, "k_shot": 2, "q_query": 2, "meta_batch": 2, "inner_steps": 1, "adapt_steps": 2},
+        "train": {"steps": 3, "seed": 0, "log_every": 1, "checkpoint_every": 1, "sample_every": 3, "preview_tasks": 2},
+    }  # fmt: skip
+    (folder / "r.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(folder / "r.yaml"), "--out", str(folder / "run"), "--quiet"]) == 0
+    return folder
+
+
+def test_restore_cli(restoration_run, tmp_path, capsys):
+    run = restoration_run / "run"
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert any("train_tasks_psnr" in entry for entry in logged)
+    noisy = np.uint8(np.clip(smooth_image(30, 34) + np.random.default_rng(0).normal(0, 0.1, (30, 34)), 0, 1) * 255)
+    write_image(tmp_path / "noisy.png", noisy)
+    for steps in ("0", "3"):
+        out = tmp_path / f"out{steps}.png"
+        assert (
+            main(
+                [
+                    "restore",
+                    "--run",
+                    str(run),
+                    "--input",
+                    str(tmp_path / "noisy.png"),
+                    "--out",
+                    str(out),
+                    "--steps",
+                    steps,
+                ]
+            )
+            == 0
+        )
+        assert np.asarray(Image.open(out)).shape == (30, 34)
+    low = tmp_path / "low.png"
+    write_image(low, noisy[:15, :17])
+    assert (
+        main(
+            [
+                "restore",
+                "--run",
+                str(run),
+                "--input",
+                str(low),
+                "--out",
+                str(tmp_path / "sr.png"),
+                "--degradation",
+                "sr:scale=2",
+            ]
+        )
+        == 0
+    )
+    assert np.asarray(Image.open(tmp_path / "sr.png")).shape == (30, 34)
+    write_image(tmp_path / "rgb.png", np.zeros((20, 20, 3), np.uint8) + 100)
+    assert (
+        main(["restore", "--run", str(run), "--input", str(tmp_path / "rgb.png"), "--out", str(tmp_path / "x.png")])
+        == 2
+    )
+    assert "1-channel" in capsys.readouterr().err
+    (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    assert (
+        main(["restore", "--run", str(run), "--input", str(tmp_path / "bad.png"), "--out", str(tmp_path / "y.png")])
+        == 2
+    )
+    assert "corrupt" in capsys.readouterr().err or "not an image" in capsys.readouterr().err
+
+
+def test_restorers_refuse_reptile(restoration_run, capsys):
+    recipe = yaml.safe_load((restoration_run / "r.yaml").read_text())
+    recipe["meta"]["algorithm"] = "reptile"
+    (restoration_run / "reptile.yaml").write_text(yaml.safe_dump(recipe))
+    assert main(["train", str(restoration_run / "reptile.yaml"), "--out", str(restoration_run / "x"), "--quiet"]) == 2
+    assert "maml, fomaml or metasgd" in capsys.readouterr().err
