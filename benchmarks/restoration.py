@@ -46,8 +46,8 @@ def run_method(run: Path, steps: int, device: str):
     return per_channel(restore), loaded
 
 
-def train_runs(out: Path, seconds: float, device: str) -> tuple[Path, Path]:
-    common = [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000"]
+def train_runs(out: Path, seconds: float, device: str, overrides: list[str]) -> tuple[Path, Path]:
+    common = [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000", *overrides]
     for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"])):
         if not (out / name / "model.json").exists():
             train(load_config(RECIPE, common + extra), out / name, resume=True, show_progress=False)
@@ -72,6 +72,7 @@ def main() -> None:
     parser.add_argument("--meta-run")
     parser.add_argument("--plain-run")
     parser.add_argument("--train-seconds", type=float, default=600)
+    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for both trained runs (key=value)")
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
     parser.add_argument("--conditions", choices=("all", "matched", "mismatched"), default="all")
     parser.add_argument("--max-images", type=int, default=3)
@@ -86,7 +87,7 @@ def main() -> None:
     if args.meta_run and args.plain_run:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
-        meta_run, plain_run = train_runs(Path(args.runs_dir), args.train_seconds, args.device)
+        meta_run, plain_run = train_runs(Path(args.runs_dir), args.train_seconds, args.device, args.override)
     methods = {"degraded input (bicubic for SR)": lambda x, known: x}
     runs_info = {}
     for label, run, steps_list in (
@@ -95,7 +96,7 @@ def main() -> None:
     ):
         for steps in steps_list:
             methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, args.device)
-        runs_info[label] = {"run": str(run), "step": loaded.step, "record": loaded.record["config"]}
+        runs_info[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"]}
     methods["DnCNN-25 (published weights)"] = per_channel(
         lambda x, known, net=module_restorer(load_kair_dncnn(args.dncnn), args.device): (
             net(x) if known is None else None
@@ -120,7 +121,8 @@ def main() -> None:
         "# Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers",
         "",
         f"Runs: meta-learned `{meta_run}` (step {runs_info['metagen meta-learned']['step']}), ordinary `{plain_run}` "
-        f"(step {runs_info['same net, ordinary training']['step']}), both from `{RECIPE.relative_to(RECIPE.parents[2])}`. "
+        f"(step {runs_info['same net, ordinary training']['step']}), both from `{RECIPE.relative_to(RECIPE.parents[2])}`"
+        f"{' with ' + ' '.join(args.override) if args.override else ''}, the same training time each. "
         f"First {args.max_images} images of each set, seed {args.seed}. PSNR (dB) / SSIM; super-resolution on the Y channel "
         "with the border cropped by the scale. 'matched': the degradation the meta-learned model trained on "
         "(blind Gaussian, sigma 0..55).",
