@@ -30,18 +30,19 @@ from metagen.fewshot.restorer import adapt_and_restore  # noqa: E402
 from metagen.nn.restoration import load_kair_dncnn  # noqa: E402
 from metagen.reports.classical import CLASSICAL  # noqa: E402
 from metagen.reports.restoration_benchmark import MATCHED, MISMATCHED, per_channel, run_condition  # noqa: E402
+from metagen.tasks.degradations import Downscale, parse_degradation  # noqa: E402
 from metagen.train.config import load_config  # noqa: E402
 from metagen.train.loop import train  # noqa: E402
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
 
-def run_method(run: Path, steps: int, device: str):
+def run_method(run: Path, steps: int, device: str, sr_scale: int | None):
     loaded = load_run(run, device, "restorer")
     learner, family = loaded.experiment.learner, loaded.experiment.family
 
     def restore(x, known):
-        return adapt_and_restore(learner, family, x, known, steps)
+        return adapt_and_restore(learner, family, x, known, steps, sr_scale=sr_scale)
 
     return per_channel(restore), loaded
 
@@ -88,26 +89,28 @@ def main() -> None:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
         meta_run, plain_run = train_runs(Path(args.runs_dir), args.train_seconds, args.device, args.override)
-    methods = {"degraded input (bicubic for SR)": lambda x, known: x}
-    runs_info = {}
-    for label, run, steps_list in (
-        ("metagen meta-learned", meta_run, (0, 1, 5, 10)),
-        ("same net, ordinary training", plain_run, (0, 10)),
-    ):
-        for steps in steps_list:
-            methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, args.device)
-        runs_info[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"]}
-    methods["DnCNN-25 (published weights)"] = per_channel(
-        lambda x, known, net=module_restorer(load_kair_dncnn(args.dncnn), args.device): (
-            net(x) if known is None else None
-        )
-    )
-    methods.update(CLASSICAL)
+    runs_info: dict[str, dict] = {}
+    dncnn = module_restorer(load_kair_dncnn(args.dncnn), args.device)
+
+    def methods_for(condition) -> dict:
+        degradation = parse_degradation(condition.degradation)
+        scale = degradation.scale if isinstance(degradation, Downscale) else None
+        methods = {"degraded input (bicubic for SR)": lambda x, known: x}
+        for label, run, steps_list in (
+            ("metagen meta-learned", meta_run, (0, 1, 5, 10)),
+            ("same net, ordinary training", plain_run, (0, 10)),
+        ):
+            for steps in steps_list:
+                methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, args.device, scale)
+            runs_info[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"]}
+        methods["DnCNN-25 (published weights)"] = per_channel(lambda x, known: dncnn(x) if known is None else None)
+        return {**methods, **CLASSICAL}
+
     conditions = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED}[args.conditions]
     rows, figures = [], {}
     for condition in conditions:
         outputs = {} if condition.set_name not in figures else None
-        rows += run_condition(condition, methods, None, args.max_images, args.seed, outputs)
+        rows += run_condition(condition, methods_for(condition), None, args.max_images, args.seed, outputs)
         if outputs:
             figures[condition.set_name] = f"restoration_{condition.set_name}.png"
             figure(

@@ -25,10 +25,16 @@ def prepare_input(pixels: np.ndarray, degradation: Degradation | None) -> tuple[
 
 
 def restore_with_run(
-    run: str | Path, degraded: np.ndarray, known: np.ndarray | None, steps: int | None, seed: int, device: str = "cpu"
+    run: str | Path,
+    degraded: np.ndarray,
+    known: np.ndarray | None,
+    steps: int | None,
+    seed: int,
+    device: str = "cpu",
+    sr_scale: int | None = None,
 ) -> np.ndarray:
     """Adapt the run's restorer to ``degraded`` (``steps`` self-supervised steps, default the
-    recipe's ``meta.adapt_steps``) and restore it."""
+    recipe's ``meta.adapt_steps``; the super-resolution loss when ``sr_scale`` is set) and restore it."""
     from metagen.fewshot.adapt import load_run
 
     loaded = load_run(run, device, Restorer.kind)
@@ -40,4 +46,4 @@ def restore_with_run(
     steps = loaded.experiment.config.meta.adapt_steps if steps is None else steps
     if steps < 0:
         raise InputError(f"--steps must be 0 or more, got {steps}")
-    return adapt_and_restore(loaded.experiment.learner, family, degraded, known, steps, seed)
+    return adapt_and_restore(loaded.experiment.learner, family, degraded, known, steps, seed, sr_scale=sr_scale)

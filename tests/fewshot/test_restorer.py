@@ -13,7 +13,7 @@ from metagen.eval.image_quality import psnr
 from metagen.fewshot.restorer import Restorer, adapt_and_restore
 from metagen.meta import InnerLoop, make_learner
 from metagen.nn.unet import UNet
-from metagen.objectives.restoration import blind_spot_loss, random_neighbours
+from metagen.objectives.restoration import blind_spot_loss, random_neighbours, rescale_loss
 from metagen.tasks.degradations import parse_degradation
 from metagen.tasks.restoration import RestorationSampler
 from tests.conftest import write_image
@@ -105,58 +105,26 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     run = restoration_run / "run"
     logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert any("train_tasks_psnr" in entry for entry in logged)
+
+    def restore(image: str, out: str, *extra: str) -> int:
+        return main(
+            ["restore", "--run", str(run), "--input", str(tmp_path / image), "--out", str(tmp_path / out), *extra]
+        )
+
     noisy = np.uint8(np.clip(smooth_image(30, 34) + np.random.default_rng(0).normal(0, 0.1, (30, 34)), 0, 1) * 255)
     write_image(tmp_path / "noisy.png", noisy)
     for steps in ("0", "3"):
-        out = tmp_path / f"out{steps}.png"
-        assert (
-            main(
-                [
-                    "restore",
-                    "--run",
-                    str(run),
-                    "--input",
-                    str(tmp_path / "noisy.png"),
-                    "--out",
-                    str(out),
-                    "--steps",
-                    steps,
-                ]
-            )
-            == 0
-        )
-        assert np.asarray(Image.open(out)).shape == (30, 34)
-    low = tmp_path / "low.png"
-    write_image(low, noisy[:15, :17])
-    assert (
-        main(
-            [
-                "restore",
-                "--run",
-                str(run),
-                "--input",
-                str(low),
-                "--out",
-                str(tmp_path / "sr.png"),
-                "--degradation",
-                "sr:scale=2",
-            ]
-        )
-        == 0
-    )
+        assert restore("noisy.png", f"out{steps}.png", "--steps", steps) == 0
+        assert np.asarray(Image.open(tmp_path / f"out{steps}.png")).shape == (30, 34)
+    write_image(tmp_path / "low.png", noisy[:15, :17])
+    assert restore("low.png", "sr.png", "--degradation", "sr:scale=2") == 0
     assert np.asarray(Image.open(tmp_path / "sr.png")).shape == (30, 34)
     write_image(tmp_path / "rgb.png", np.zeros((20, 20, 3), np.uint8) + 100)
-    assert (
-        main(["restore", "--run", str(run), "--input", str(tmp_path / "rgb.png"), "--out", str(tmp_path / "x.png")])
-        == 2
-    )
+    assert restore("rgb.png", "x.png") == 2
     assert "1-channel" in capsys.readouterr().err
     (tmp_path / "bad.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
-    assert (
-        main(["restore", "--run", str(run), "--input", str(tmp_path / "bad.png"), "--out", str(tmp_path / "y.png")])
-        == 2
-    )
-    assert "corrupt" in capsys.readouterr().err or "not an image" in capsys.readouterr().err
+    assert restore("bad.png", "y.png") == 2
+    assert "corrupt" in capsys.readouterr().err
 
 
 def test_restorers_refuse_reptile(restoration_run, capsys):
@@ -165,3 +133,23 @@ def test_restorers_refuse_reptile(restoration_run, capsys):
     (restoration_run / "reptile.yaml").write_text(yaml.safe_dump(recipe))
     assert main(["train", str(restoration_run / "reptile.yaml"), "--out", str(restoration_run / "x"), "--quiet"]) == 2
     assert "maml, fomaml or metasgd" in capsys.readouterr().err
+
+
+def test_super_resolution_adaptation_uses_the_rescaling_loss():
+    x = torch.rand(2, 1, 16, 16)
+    loss = rescale_loss(lambda inp: inp, x, 2)
+    coarse = torch.nn.functional.interpolate(x, size=(8, 8), mode="bicubic", antialias=True, align_corners=False)
+    son = torch.nn.functional.interpolate(coarse, size=(16, 16), mode="bicubic", align_corners=False)
+    assert loss.item() == pytest.approx(torch.mean((son - x) ** 2).item())
+    family = Restorer(UNet(1, 4, 1))
+    learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(2, 1e-3, "adam"), 1e-3)
+    seen = []
+    original = family.task_loss
+
+    def spy(params, x, y, gen):
+        seen.append(family.sr_scale)
+        return original(params, x, y, gen)
+
+    learner.task_loss = spy
+    out = adapt_and_restore(learner, family, np.random.rand(21, 30).astype(np.float32), None, 2, crop=15, sr_scale=2)
+    assert out.shape == (21, 30) and seen == [2, 2] and family.sr_scale is None

@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> None:
     from metagen.eval.restoration import to_uint8
     from metagen.grid import save_png_atomic
     from metagen.restore import prepare_input, restore_with_run
-    from metagen.tasks.degradations import parse_degradation
+    from metagen.tasks.degradations import Downscale, parse_degradation
 
     path = Path(args.input)
     if not path.is_file():
@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> None:
     degradation = parse_degradation(args.degradation) if args.degradation else None
     degraded, known = prepare_input(pixels, degradation)
     if args.run:
-        restored = restore_with_run(args.run, degraded, known, args.steps, args.seed, args.device)
+        scale = degradation.scale if isinstance(degradation, Downscale) else None
+        restored = restore_with_run(args.run, degraded, known, args.steps, args.seed, args.device, scale)
     else:
         from metagen.reports.restoration import load_peer
 

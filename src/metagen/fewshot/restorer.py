@@ -10,6 +10,9 @@ supervised outer loss.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from typing import Iterator
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,27 +20,42 @@ from torch.func import functional_call
 
 from metagen.meta.inner import Params
 from metagen.meta.learners import MetaLearner
-from metagen.objectives.restoration import blind_spot_loss, supervised_loss
+from metagen.objectives.restoration import blind_spot_loss, rescale_loss, supervised_loss
 from metagen.tasks.task import Task
 
 
 class Restorer:
+    """``sr_scale``: when set, the self-supervised loss is the super-resolution one (the input is a
+    low-resolution image upscaled by that factor); otherwise blind-spot masking. Set it for the
+    duration of one adaptation with :meth:`super_resolving`."""
+
     family = "restorer"
     kind = "restorer"
 
     def __init__(self, model: nn.Module, mask_fraction: float = 1 / 16):
         self.model, self.mask_fraction = model, mask_fraction
+        self.sr_scale: int | None = None
+
+    @contextmanager
+    def super_resolving(self, scale: int | None) -> Iterator[None]:
+        previous, self.sr_scale = self.sr_scale, scale
+        try:
+            yield
+        finally:
+            self.sr_scale = previous
 
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Self-supervised blind-spot loss when ``y`` is the known-pixel mask (bool), supervised MSE
-        when ``y`` is the clean image."""
+        """Self-supervised loss when ``y`` is the known-pixel mask (bool): blind-spot masking, or
+        the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image."""
 
         def restore(inp: torch.Tensor) -> torch.Tensor:
             return functional_call(self.model, params, (inp,))
 
-        if y.dtype == torch.bool:
-            return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
-        return supervised_loss(restore(x), y)
+        if y.dtype != torch.bool:
+            return supervised_loss(restore(x), y)
+        if self.sr_scale:
+            return rescale_loss(restore, x, self.sr_scale)
+        return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()
     def restore(self, params: Params, degraded: torch.Tensor) -> torch.Tensor:
@@ -67,10 +85,12 @@ def adapt_and_restore(
     seed: int = 0,
     crop: int = 64,
     batch: int = 8,
+    sr_scale: int | None = None,
 ) -> np.ndarray:
     """Adapt to one degraded image (float [H, W] or [H, W, C]) with ``steps`` self-supervised steps
     on random crops of it, then restore the whole image. ``steps`` 0 is the meta-learned network as
-    it is."""
+    it is. ``sr_scale``: the image is a low-resolution one upscaled by this factor (adaptation uses
+    the super-resolution loss, on crops whose sides are multiples of it)."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
     image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
@@ -78,8 +98,16 @@ def adapt_and_restore(
     gen = torch.Generator().manual_seed(seed)
     params = learner.params()
     if steps > 0:
-        crops, masks = random_crops(image, mask.to(device), crop, batch, gen)
-        params = learner.adapt(crops, masks, gen, steps=steps)
+        side = crop - crop % sr_scale if sr_scale else crop
+        crops, masks = random_crops(image, mask.to(device), side, batch, gen)
+        if sr_scale:
+            h, w = crops.shape[-2:]
+            crops, masks = (
+                crops[..., : h - h % sr_scale, : w - w % sr_scale],
+                masks[..., : h - h % sr_scale, : w - w % sr_scale],
+            )
+        with family.super_resolving(sr_scale):
+            params = learner.adapt(crops, masks, gen, steps=steps)
     out = family.restore(params, image[None])[0].cpu().numpy()
     return out[0] if degraded.ndim == 2 else out.transpose(1, 2, 0)
 

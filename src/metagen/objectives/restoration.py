@@ -52,3 +52,17 @@ def blind_spot_loss(
     masked = degraded * (1 - hidden) + random_neighbours(degraded, gen) * hidden
     error = (restore(masked) - degraded) ** 2 * hidden
     return error.sum() / (hidden.sum() * degraded.shape[1]).clamp_min(1.0)
+
+
+def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torch.Tensor, scale: int) -> torch.Tensor:
+    """Self-supervised super-resolution loss (Shocher et al. 2018, "Zero-Shot Super-Resolution
+    Using Deep Internal Learning"): the input (a low-resolution image upscaled by ``scale``) is
+    downscaled once more by ``scale`` and upscaled back, and the network must recover the input
+    from that, learning the image's own step from coarse to fine. upscaled [B, C, H, W], H and W
+    multiples of ``scale``."""
+    h, w = upscaled.shape[-2:]
+    coarser = F.interpolate(
+        upscaled, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False
+    )
+    son = F.interpolate(coarser, size=(h, w), mode="bicubic", align_corners=False)
+    return F.mse_loss(restore(son), upscaled)
