@@ -12,7 +12,10 @@ for --train-seconds each (the plain run with meta.inner_steps=0: ordinary superv
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -45,6 +48,14 @@ def run_method(run: Path, steps: int, device: str, sr_scale: int | None):
         return adapt_and_restore(learner, family, x, known, steps, sr_scale=sr_scale)
 
     return per_channel(restore), loaded
+
+
+def training_summary(run: Path) -> str:
+    """How long and how far a run trained, from its run.json."""
+    record = json.loads((run / "run.json").read_text()) if (run / "run.json").is_file() else {}
+    if not record:
+        return "no run.json"
+    return f"{record['steps']} steps in {record['training_seconds']:.0f} s, {record.get('processes', 1)} process(es)"
 
 
 def train_runs(out: Path, seconds: float, device: str, overrides: list[str]) -> tuple[Path, Path]:
@@ -102,7 +113,8 @@ def main() -> None:
         ):
             for steps in steps_list:
                 methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, args.device, scale)
-            runs_info[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"]}
+            runs_info[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"],
+                                "training": training_summary(run)}  # fmt: skip
         methods["DnCNN-25 (published weights)"] = per_channel(lambda x, known: dncnn(x) if known is None else None)
         return {**methods, **CLASSICAL}
 
@@ -124,8 +136,8 @@ def main() -> None:
         "# Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers",
         "",
         f"Runs: meta-learned `{meta_run}` (step {runs_info['metagen meta-learned']['step']}), ordinary `{plain_run}` "
-        f"(step {runs_info['same net, ordinary training']['step']}), both from `{RECIPE.relative_to(RECIPE.parents[2])}`"
-        f"{' with ' + ' '.join(args.override) if args.override else ''}, the same training time each. "
+        f"(step {runs_info['same net, ordinary training']['step']}), both from `{RECIPE.relative_to(RECIPE.parents[2])}` "
+        f"(their configs are in the JSON twin). "
         f"First {args.max_images} images of each set, seed {args.seed}. PSNR (dB) / SSIM; super-resolution on the Y channel "
         "with the border cropped by the scale. 'matched': the degradation the meta-learned model trained on "
         "(blind Gaussian, sigma 0..55).",
@@ -142,9 +154,13 @@ def main() -> None:
     lines += [*(f"![{name}]({path})" for name, path in figures.items()), "",
               f"Machine: {machine['cpu']}, {machine['cores']} cores{', ' + machine['gpu'] if 'gpu' in machine else ''}; "
               f"device {args.device}. Total {time.perf_counter() - t_start:.0f} s.", "",
-              "Reproduce: `python benchmarks/restoration.py` (see its --help)."]  # fmt: skip
+              f"Command: `python benchmarks/restoration.py {shlex.join(sys.argv[1:])}` (see its --help; without "
+              "--meta-run/--plain-run it trains both runs first).",
+              "Training of the two runs: " + "; ".join(f"{label}: {info['training']}" for label, info in runs_info.items())
+              + "."]  # fmt: skip
     write_results("restoration", lines, {"rows": rows, "runs": runs_info, "max_images": args.max_images,
-                                         "seed": args.seed, "machine": machine, "device": args.device})  # fmt: skip
+                                         "seed": args.seed, "machine": machine, "device": args.device,
+                                         "command": sys.argv[1:]})  # fmt: skip
 
 
 if __name__ == "__main__":
