@@ -66,16 +66,20 @@ def train_runs(out: Path, seconds: float, device: str, overrides: list[str]) -> 
     return out / "meta", out / "plain"
 
 
-def figure(outputs: dict[str, np.ndarray], title: str, path: Path) -> None:
-    names = ["input", *[n for n in outputs if n not in ("input", "clean")], "clean"]
-    fig, axes = plt.subplots(1, len(names), figsize=(2.2 * len(names), 2.6))
-    for ax, name in zip(axes, names):
+def figure(outputs: dict[str, np.ndarray], title: str, path: Path, columns: int = 5) -> None:
+    """The first image of a set: the input, each method's output (PSNR in the caption), the clean image."""
+    names = ["input", *[n for n in outputs if n not in ("input", "clean", "degraded input (bicubic for SR)")], "clean"]
+    rows = -(-len(names) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
         ax.imshow(outputs[name], cmap="gray", vmin=0, vmax=255)
         caption = name if name == "clean" else f"{name}\n{psnr(outputs[name], outputs['clean']):.2f} dB"
-        ax.set_title(caption, fontsize=6)
-        ax.axis("off")
-    fig.suptitle(title, fontsize=8)
-    fig.savefig(path, dpi=130, bbox_inches="tight")
+        ax.set_title(caption, fontsize=8)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
 
 

@@ -127,6 +127,15 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     assert "corrupt" in capsys.readouterr().err
 
 
+def test_restoration_protocol_on_a_run(restoration_run, tmp_path, capsys):
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(smooth_image(32, 36) * 255))
+    args = ["evaluate", "--protocol", "restoration", "--run", str(restoration_run / "run"), "--root", str(tmp_path)]
+    assert main([*args, "--sets", "Set12", "--steps", "2", "--out", str(tmp_path / "report")]) == 0
+    assert "Set12: PSNR" in capsys.readouterr().out
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["results"][0]["images"] == 1 and "2 adaptation steps" in report["model"]
+
+
 def test_restorers_refuse_reptile(restoration_run, capsys):
     recipe = yaml.safe_load((restoration_run / "r.yaml").read_text())
     recipe["meta"]["algorithm"] = "reptile"

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> None:
     from metagen.errors import InputError
 
     if args.protocol == "restoration":
-        return _restoration(args)
+        return _restoration(args)  # a peer model (--model) or a restoration run (--run)
     if not args.run:
         raise InputError("--run DIR is required (or --protocol restoration --model KIND:PATH)")
     if args.protocol:
@@ -56,10 +56,12 @@ def _restoration(args: argparse.Namespace) -> None:
     from metagen.errors import InputError
     from metagen.reports.restoration import evaluate_restoration, write_restoration_report
 
-    if not args.model:
-        raise InputError("--protocol restoration needs --model KIND:PATH (e.g. dncnn25:dncnn_25_kair.pth)")
+    if not args.model and not args.run:
+        raise InputError("--protocol restoration needs --model KIND:PATH (e.g. dncnn25:dncnn_25_kair.pth) or --run DIR")
     sets = [s.strip() for s in args.sets.split(",") if s.strip()]
-    summary, figures = evaluate_restoration(args.model, sets, args.sigma, args.root, args.device)
+    summary, figures = evaluate_restoration(
+        args.model, sets, args.sigma, args.root, args.device, run=args.run, steps=args.steps
+    )
     for r in summary["results"]:
         print(f"{r['set']}: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} ({r['images']} images)")
     if args.out:

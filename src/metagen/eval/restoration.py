@@ -45,7 +45,7 @@ def module_restorer(model: nn.Module, device: str | torch.device = "cpu") -> Res
 
     def restore(image: np.ndarray) -> np.ndarray:
         chw = image[None] if image.ndim == 2 else image.transpose(2, 0, 1)
-        x = torch.from_numpy(np.ascontiguousarray(chw, dtype=np.float32))[None].to(
+        x = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32))[None].to(
             device, memory_format=torch.channels_last
         )
         with torch.inference_mode():

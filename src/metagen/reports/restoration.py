@@ -29,17 +29,48 @@ def load_peer(spec: str, device: str = "cpu") -> tuple[str, Restorer]:
     return kind, module_restorer(load_kair_dncnn(path), device)
 
 
+def run_restorer(run: str | Path, steps: int | None, device: str = "cpu") -> tuple[str, Restorer]:
+    """A meta-learned restoration run as a restorer that adapts to each image with ``steps``
+    self-supervised steps (default: the recipe's ``meta.adapt_steps``) before restoring it."""
+    from metagen.fewshot.adapt import load_run
+    from metagen.fewshot.restorer import Restorer as RestorerFamily
+    from metagen.fewshot.restorer import adapt_and_restore
+
+    loaded = load_run(run, device, RestorerFamily.kind)
+    family, learner = loaded.experiment.family, loaded.experiment.learner
+    assert isinstance(family, RestorerFamily)
+    steps = loaded.experiment.config.meta.adapt_steps if steps is None else steps
+    if steps < 0:
+        raise InputError(f"--steps must be 0 or more, got {steps}")
+    label = f"run {run} (step {loaded.step}), {steps} adaptation steps"
+
+    def restore(image: np.ndarray) -> np.ndarray:
+        have = 1 if image.ndim == 2 else image.shape[2]
+        if have != loaded.channels:
+            raise InputError(f"the run restores {loaded.channels}-channel images; this set has {have}")
+        return adapt_and_restore(learner, family, image, None, steps)
+
+    return label, restore
+
+
 def evaluate_restoration(
-    model: str, sets: list[str], sigma: float, root: str | Path | None = None, device: str = "cpu"
+    model: str | None,
+    sets: list[str],
+    sigma: float,
+    root: str | Path | None = None,
+    device: str = "cpu",
+    run: str | Path | None = None,
+    steps: int | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[np.ndarray]]]:
-    """Score the peer ``model`` on ``sets``; returns the summary and, per set, the first image's
-    clean, noisy and restored versions for the figure."""
-    kind, restorer = load_peer(model, device)
+    """Score the peer ``model`` (``KIND:PATH``) or the meta-learned ``run`` on ``sets``; returns the
+    summary and, per set, the first image's clean, noisy and restored versions for the figure."""
+    if (model is None) == (run is None):
+        raise InputError("the restoration protocol takes a peer model (--model KIND:PATH) or a run (--run DIR)")
+    kind, restorer = load_peer(model, device) if model else run_restorer(run, steps, device)  # type: ignore[arg-type]
     results, figures = [], {}
     for name in sets:
         images = load_image_set(name, root)
-        channels = {i.pixels.ndim for i in images}
-        if channels != {2}:
+        if model and {i.pixels.ndim for i in images} != {2}:
             raise InputError(f"{kind} restores grey images; {name} has colour images")
         scores = score_denoiser(restorer, images, sigma, name)
         entry = {**scores.summary(), "per_image": dict(zip(scores.names, scores.psnr))}
@@ -51,7 +82,7 @@ def evaluate_restoration(
     summary = {
         "protocol": "restoration",
         "task": f"Gaussian denoising, sigma {sigma:g} (noise seeded with numpy.random.seed(0) per image, not clipped)",
-        "model": model,
+        "model": model or kind,
         "sigma": sigma,
         "results": results,
     }
