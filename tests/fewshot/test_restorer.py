@@ -136,6 +136,24 @@ def test_restoration_protocol_on_a_run(restoration_run, tmp_path, capsys):
     assert report["results"][0]["images"] == 1 and "2 adaptation steps" in report["model"]
 
 
+def test_restore_benchmark_cli(restoration_run, tmp_path, capsys):
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    run = str(restoration_run / "run")
+    args = ["restore", "--benchmark", "--run", run, "--plain-run", run, "--root", str(tmp_path), "--out", str(tmp_path / "b")]
+    assert main([*args, "--conditions", "matched", "--max-images", "1"]) == 2  # BSD68 is not in this root
+    assert "BSD68" in capsys.readouterr().err
+    (tmp_path / "BSD68").mkdir()
+    write_image(tmp_path / "BSD68" / "a.png", np.uint8(128 + 60 * np.cos(xx / 4)))
+    write_image(tmp_path / "CBSD68" / "a.png", np.stack([np.uint8(128 + 60 * np.cos(xx / 4))] * 3, axis=-1))
+    assert main([*args, "--conditions", "matched", "--max-images", "1"]) == 0
+    report = json.loads((tmp_path / "b" / "report.json").read_text())
+    methods = {r["method"] for r in report["rows"]}
+    assert "metagen meta-learned, 10 steps" in methods and "same net, ordinary training, 0 steps" in methods
+    assert "non-local means (skimage)" in methods and (tmp_path / "b" / "restoration_Set12.png").is_file()
+    assert main(["restore", "--benchmark", "--run", run]) == 2
+
+
 def test_restorers_refuse_reptile(restoration_run, capsys):
     recipe = yaml.safe_load((restoration_run / "r.yaml").read_text())
     recipe["meta"]["algorithm"] = "reptile"

@@ -8,11 +8,10 @@ import argparse
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restore", help="restore an image: adapt a meta-learned restorer to it, or run a peer model")
-    source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--run", help="a restoration run directory (or checkpoint)")
-    source.add_argument("--model", help="a peer model as KIND:PATH, e.g. dncnn25:dncnn_25_kair.pth")
-    p.add_argument("--input", required=True, help="the degraded image")
-    p.add_argument("--out", required=True, help="where to write the restored image (PNG)")
+    p.add_argument("--run", help="a restoration run directory (or checkpoint)")
+    p.add_argument("--model", help="a peer model as KIND:PATH, e.g. dncnn25:dncnn_25_kair.pth")
+    p.add_argument("--input", help="the degraded image")
+    p.add_argument("--out", help="where to write the restored image (PNG); with --benchmark, the report folder")
     p.add_argument(
         "--degradation",
         help="what is wrong with the input: missing:... or holes:... (black pixels are unknown), "
@@ -21,10 +20,51 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="self-supervised adaptation steps (default: the recipe's; 0: none)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    bench = p.add_argument_group("benchmark (--benchmark): the run against peers on the restoration protocol")
+    bench.add_argument("--benchmark", action="store_true", help="compare --run with peers on the test sets")
+    bench.add_argument("--plain-run", help="the same network trained ordinarily, for comparison")
+    bench.add_argument("--conditions", choices=("all", "matched", "mismatched"), default="all")
+    bench.add_argument("--max-images", type=int, help="only the first N images of each set")
+    bench.add_argument("--root", help="data root holding restoration/ (default: $METAGEN_DATA)")
     p.set_defaults(func=run)
 
 
+def run_benchmark_command(args: argparse.Namespace) -> None:
+    from pathlib import Path
+
+    from metagen.environment import machine_info
+    from metagen.errors import InputError
+    from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
+    from metagen.reports.writer import write_report
+
+    if not args.run or not args.out:
+        raise InputError("--benchmark needs --run DIR (the meta-learned restorer) and --out DIR (the report folder)")
+    dncnn = None
+    if args.model:
+        kind, _, dncnn = args.model.partition(":")
+        if kind != "dncnn25" or not dncnn:
+            raise InputError(f"--model takes dncnn25:PATH here, got {args.model!r}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    result = run_benchmark(args.run, args.plain_run, dncnn, CONDITION_GROUPS[args.conditions], args.max_images, out,
+                           args.device, args.seed, args.root)  # fmt: skip
+    machine = machine_info()
+    summary = {"protocol": "restoration-benchmark", "conditions": args.conditions, "rows": result.rows,
+               "runs": result.runs, "max_images": args.max_images, "seed": args.seed}  # fmt: skip
+    print(f"report: {write_report(out, summary, benchmark_markdown(result, args.max_images, args.seed, machine))}")
+
+
 def run(args: argparse.Namespace) -> None:
+    if args.benchmark:
+        return run_benchmark_command(args)
+    from metagen.errors import InputError
+
+    if bool(args.run) == bool(args.model) or not args.input or not args.out:
+        raise InputError("restore needs one of --run DIR or --model KIND:PATH, and --input IMG --out IMG")
+    return restore_one(args)
+
+
+def restore_one(args: argparse.Namespace) -> None:
     from pathlib import Path
 
     import numpy as np
