@@ -140,7 +140,8 @@ def test_restore_benchmark_cli(restoration_run, tmp_path, capsys):
     yy, xx = np.mgrid[0:32, 0:36]
     write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
     run = str(restoration_run / "run")
-    args = ["restore", "--benchmark", "--run", run, "--plain-run", run, "--root", str(tmp_path), "--out", str(tmp_path / "b")]
+    out = str(tmp_path / "b")
+    args = ["restore", "--benchmark", "--run", run, "--plain-run", run, "--root", str(tmp_path), "--out", out]
     assert main([*args, "--conditions", "matched", "--max-images", "1"]) == 2  # BSD68 is not in this root
     assert "BSD68" in capsys.readouterr().err
     (tmp_path / "BSD68").mkdir()
