@@ -1,9 +1,9 @@
 """Evaluating a meta-trained run on its held-out (test) classes.
 
-Classifiers: N-way K-shot accuracy over many test tasks, with a 95% interval (the protocol of
-Finn et al. 2017: 600 tasks). Generators: pixel-space class fidelity and memorisation of images
-generated from K shots of every test class (the learned feature spaces of the evaluation issue
-will replace pixels).
+Classifiers (and feature embeddings): N-way K-shot accuracy over many test tasks, with a 95%
+interval (the protocol of Finn et al. 2017: 600 tasks). Generators: a quick pixel-space check of
+class fidelity and memorisation (the demo's); the fixed protocols, in a learned feature space and
+with every metric, are in ``metagen.reports.generation``.
 """
 
 from __future__ import annotations

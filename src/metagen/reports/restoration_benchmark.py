@@ -231,7 +231,7 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    save_figure(fig, path)
+    save_figure(fig, path, dpi=60)  # photographs in many panels: keep the file well under 1 MiB
 
 
 def benchmark_markdown(

@@ -27,9 +27,10 @@ def write_report(out_dir: str | Path, summary: dict[str, Any], markdown: list[st
     return out / "report.md"
 
 
-def save_figure(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path, dpi: int = 110) -> Path:
+    """Write a matplotlib figure as a PNG atomically, and close it."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     return write_bytes_atomic(path, buffer.getvalue())
 
