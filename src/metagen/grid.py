@@ -14,7 +14,8 @@ from metagen.io import write_bytes_atomic
 
 
 def to_uint8(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Float images in [0, 1] (or uint8) [N, C, H, W] -> uint8 [N, C, H, W]."""
+    """Float images in [0, 1] (or uint8), any shape -> uint8: clipped to [0, 1], scaled by 255 and
+    rounded (as KAIR's ``single2uint`` does before PSNR is measured)."""
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.dtype != np.uint8:
         arr = (np.clip(arr, 0.0, 1.0) * 255.0).round().astype(np.uint8)

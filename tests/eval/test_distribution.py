@@ -152,3 +152,11 @@ def test_inception_score_matches_its_definition_and_torchmetrics():
     confident = np.eye(10)[np.arange(300) % 10] * 50.0
     assert inception_score(confident, 1).mean == pytest.approx(10.0, rel=1e-6)
     assert inception_score(np.zeros((50, 10)), 1).mean == pytest.approx(1.0)
+
+
+def test_bad_metric_arguments_are_refused():
+    a, b = random_pair()
+    with pytest.raises(InputError, match="at least one subset"):
+        kid(a, b, subsets=0)
+    with pytest.raises(InputError, match="splits must be between"):
+        inception_score(a[:5], splits=6)

@@ -91,3 +91,17 @@ def test_pixel_space():
     assert np.array_equal(pixel_space()(x), x.flatten(1).double().numpy())
     with pytest.raises(InputError, match="expected images"):
         pixel_space()(x[0])
+
+
+def test_non_state_dict_inception_file_and_foreign_feature_space(tmp_path):
+    listed = tmp_path / "list.pth"
+    torch.save([torch.zeros(3)], listed)
+    with pytest.raises(CheckpointError, match="state dict"):
+        inception_space(listed)
+    from metagen.eval.features import FeatureSpace
+
+    space = FeatureSpace("x", "none", None, None, lambda x: x, dataset="glyphs", train_classes=frozenset({"A"}))
+    with pytest.raises(InputError, match="trained on 'glyphs', not on 'omniglot'"):
+        space.check_unseen(["B"], "omniglot")
+    with pytest.raises(InputError, match="trained on 1 of the evaluated classes"):
+        space.check_unseen(["A", "B"], "glyphs")

@@ -6,7 +6,8 @@ import torch
 
 from metagen.data.image_sets import NamedImage, load_image_set
 from metagen.errors import CheckpointError, InputError
-from metagen.eval.restoration import kair_gaussian_noise, module_restorer, score_denoiser, to_uint8
+from metagen.eval.restoration import kair_gaussian_noise, module_restorer, score_denoiser
+from metagen.grid import to_uint8
 from metagen.nn.restoration import DnCNN, load_kair_dncnn
 
 

@@ -181,3 +181,25 @@ def test_super_resolution_adaptation_uses_the_rescaling_loss():
     learner.task_loss = spy
     out = adapt_and_restore(learner, family, np.random.rand(21, 30).astype(np.float32), None, 2, crop=15, sr_scale=2)
     assert out.shape == (21, 30) and seen == [2, 2] and family.sr_scale is None
+
+
+def test_bad_restoration_inputs_are_clear(restoration_run, capsys):
+    from metagen.errors import InputError
+
+    images = [np.uint8(smooth_image(20, 20) * 255)]
+    with pytest.raises(InputError, match="at least one image"):
+        RestorationSampler([], [parse_degradation("gaussian")], 8, 1, 1)
+    with pytest.raises(InputError, match="at least one degradation"):
+        RestorationSampler(images, [], 8, 1, 1)
+    with pytest.raises(InputError, match="larger than an image"):
+        RestorationSampler(images, [parse_degradation("gaussian")], 32, 1, 1)
+    recipe = yaml.safe_load((restoration_run / "r.yaml").read_text())
+    for key, value, message in [
+        ("options", {"degradations": ["gaussian"], "size": 3}, "not a restoration option"),
+        ("options", {"degradations": "gaussian"}, "non-empty list"),
+        ("dataset", "omniglot", "image set"),
+    ]:
+        bad = {**recipe, "data": {**recipe["data"], key: value}}
+        (restoration_run / "bad.yaml").write_text(yaml.safe_dump(bad))
+        assert main(["train", str(restoration_run / "bad.yaml"), "--out", str(restoration_run / "bad"), "--quiet"]) == 2
+        assert message in capsys.readouterr().err

@@ -7,7 +7,7 @@ import pytest
 from metagen.data.image_sets import load_image_set
 from metagen.errors import ConfigError
 from metagen.eval.image_quality import sr_scores
-from metagen.eval.restoration import to_uint8
+from metagen.grid import to_uint8
 from metagen.tasks.degradations import DEGRADATIONS, Downscale, crop_to_multiple, parse_degradation
 
 CLEAN = np.random.default_rng(0).uniform(0.2, 0.8, (64, 48)).astype(np.float32)

@@ -72,8 +72,7 @@ def restore_one(args: argparse.Namespace) -> None:
 
     from metagen.data.images import channel_mode, open_image, to_array
     from metagen.errors import InputError
-    from metagen.eval.restoration import to_uint8
-    from metagen.grid import save_png_atomic
+    from metagen.grid import save_png_atomic, to_uint8
     from metagen.restore import prepare_input, restore_with_run
     from metagen.tasks.degradations import Downscale, parse_degradation
 

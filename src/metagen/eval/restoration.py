@@ -18,6 +18,7 @@ from torch import nn
 from metagen.data.image_sets import NamedImage
 from metagen.errors import InputError
 from metagen.eval.image_quality import psnr, ssim
+from metagen.grid import to_uint8
 
 Restorer = Callable[[np.ndarray], np.ndarray]
 
@@ -31,11 +32,6 @@ def kair_gaussian_noise(clean: np.ndarray, sigma: float, seed: int = 0) -> np.nd
     np.random.seed(seed)
     image += np.random.normal(0.0, sigma / 255.0, image.shape)
     return image
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Clip to [0, 1] and round to uint8 (KAIR's ``single2uint``)."""
-    return np.uint8((np.clip(image, 0.0, 1.0) * 255.0).round())
 
 
 def module_restorer(model: nn.Module, device: str | torch.device = "cpu") -> Restorer:

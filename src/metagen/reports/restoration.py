@@ -11,8 +11,8 @@ import numpy as np
 from metagen.data.image_sets import load_image_set
 from metagen.errors import InputError
 from metagen.eval.image_quality import psnr
-from metagen.eval.restoration import Restorer, kair_gaussian_noise, module_restorer, score_denoiser, to_uint8
-from metagen.grid import save_grid
+from metagen.eval.restoration import Restorer, kair_gaussian_noise, module_restorer, score_denoiser
+from metagen.grid import save_grid, to_uint8
 from metagen.nn.restoration import load_kair_dncnn
 from metagen.reports.writer import write_report
 

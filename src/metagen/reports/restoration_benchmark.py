@@ -19,7 +19,8 @@ import numpy as np
 
 from metagen.data.image_sets import load_image_set
 from metagen.eval.image_quality import psnr, rgb_to_y, sr_scores, ssim
-from metagen.eval.restoration import kair_gaussian_noise, to_uint8
+from metagen.eval.restoration import kair_gaussian_noise
+from metagen.grid import to_uint8
 from metagen.tasks.degradations import Degraded, Downscale, GaussianNoise, crop_to_multiple, parse_degradation
 
 Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray | None]
