@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +107,7 @@ def generate(
     if lr is not None:
         if not lr > 0:
             raise InputError(f"--lr must be positive, got {lr}")
-        exp.learner.inner = replace(exp.learner.inner, lr=lr)
+        exp.learner.set_learning_rates(inner=lr)
     if steps is not None and steps < 0:
         raise InputError(f"--steps must be 0 or more, got {steps}")
     gen = torch.Generator().manual_seed(seed)

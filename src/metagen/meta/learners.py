@@ -13,6 +13,10 @@
   classified by distance to the support's class means).
 - Meta-SGD (Li, Zhou, Chen and Li 2017, "Meta-SGD: Learning to Learn Quickly for Few-Shot
   Learning"): MAML whose inner learning rates are learned, per parameter, per tensor or one scalar.
+- Pretraining (the "pretrain, then fine-tune" baseline of the few-shot generation literature, for
+  example Clouatre and Demers 2019): no inner loop; the gradient of the task loss on all of a
+  task's images, so that over many tasks the network is trained on the pooled training classes.
+  Fine-tuning is then the ordinary adaptation to the shots.
 
 A learner owns the meta-parameters (the network's parameters and, for Meta-SGD, the learning
 rates) and the outer optimizer. The task loss is a closure ``task_loss(params, x, y, gen)``
@@ -22,6 +26,7 @@ supplied by the model family, so any network pairs with any algorithm.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from typing import Callable, Literal
 
@@ -35,7 +40,7 @@ from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
 TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
-ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd", "protonet")
+ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd", "protonet", "pretrain")
 EpisodeLoss = Callable[[Params, Task], torch.Tensor]
 
 
@@ -81,6 +86,22 @@ class MetaLearner:
 
     def params(self) -> Params:
         return dict(self.model.named_parameters())
+
+    def set_learning_rates(self, outer: float | None = None, inner: float | None = None) -> None:
+        """Set the outer optimizer's learning rate and/or the inner loops' (every parameter group's);
+        Meta-SGD's learned rates are meta-parameters and stay as they are."""
+        if outer is not None:
+            self._outer_lr = outer
+            for group in self.optimizer.param_groups if self.optimizer is not None else ():
+                group["lr"] = outer
+        if inner is not None:
+            self.inner = dataclasses.replace(self.inner, lr=inner)
+            if self.groups is not None:
+                self.groups = [dataclasses.replace(g, inner=dataclasses.replace(g.inner, lr=inner)) for g in self.groups]
+
+    @property
+    def outer_lr(self) -> float:
+        return self._outer_lr
 
     def inner_lrs(self) -> Params | None:
         return None
@@ -248,6 +269,18 @@ class Reptile(MetaLearner):
         return self._with_extra(deltas), loss
 
 
+class Pretrain(MetaLearner):
+    """Joint training on the pooled tasks: the meta-gradient is the gradient of the task loss on
+    all of a task's images (support and query) at the current parameters."""
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        x = torch.cat([task.support_x, task.query_x])
+        y = torch.cat([task.support_y, task.query_y])
+        loss = self.task_loss(self.params(), x, y, gen)
+        grads = torch.autograd.grad(loss, self.meta_parameters(), allow_unused=True)
+        return list(grads), float(loss.detach())
+
+
 class ProtoNet(MetaLearner):
     """Prototypical networks: ``task_loss`` is an episode loss ``(params, task) -> loss`` that uses
     support and query together; adaptation leaves the parameters as they are (the support enters
@@ -274,10 +307,20 @@ def make_learner(
     outer_lr: float,
     outer_optimizer: Literal["adam", "sgd"] = "adam",
     outer_grad_clip: float | None = None,
+    groups: list[ParamGroup] | None = None,
+    schedule: list[str] | None = None,
 ) -> MetaLearner:
     """Build the learner named ``algorithm`` (one of ``ALGORITHMS``). ``task_loss`` is the family's
-    per-split task loss, or for ``protonet`` its episode loss."""
-    common = dict(inner=inner, outer_lr=outer_lr, outer_optimizer=outer_optimizer, outer_grad_clip=outer_grad_clip)
+    per-split task loss, or for ``protonet`` its episode loss; ``groups`` and ``schedule`` make the
+    inner loop alternate between parameter groups (see :class:`MetaLearner`)."""
+    common = dict(
+        inner=inner,
+        outer_lr=outer_lr,
+        outer_optimizer=outer_optimizer,
+        outer_grad_clip=outer_grad_clip,
+        groups=groups,
+        schedule=schedule,
+    )
     if algorithm == "maml":
         return MAML(model, task_loss, **common)
     if algorithm == "fomaml":
@@ -286,6 +329,8 @@ def make_learner(
         return MetaSGD(model, task_loss, **common)
     if algorithm == "reptile":
         return Reptile(model, task_loss, **common)
+    if algorithm == "pretrain":
+        return Pretrain(model, task_loss, **common)
     if algorithm == "protonet":
         return ProtoNet(model, task_loss, **common)  # type: ignore[arg-type]  (an episode loss)
     raise ConfigError(f"unknown meta-learning algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")

@@ -109,3 +109,31 @@ class DCGANDiscriminator(nn.Module):
                 raise ValueError("a projection discriminator needs labels")
             out = out + (self.embed(labels) * h).sum(dim=1)
         return out
+
+
+@register_network("dcgan")
+class DCGAN(nn.Module):
+    """A generator and its discriminator as one module (parameters ``generator.*`` and
+    ``discriminator.*``), so a meta-learner adapts and meta-trains both (FIGR, DAWSON).
+
+    Args:
+    image_size, channels: as for both halves. latent_dim: size of z. width: generator width.
+    d_width: discriminator width. spectral_norm: spectrally normalised discriminator.
+    num_classes: 0, or a class-conditional generator with a projection discriminator.
+    """
+
+    def __init__(self, image_size: int = 28, channels: int = 1, latent_dim: int = 64, width: int = 32,
+                 d_width: int = 32, spectral_norm: bool = False, num_classes: int = 0):  # fmt: skip
+        super().__init__()
+        self.generator = DCGANGenerator(image_size, channels, latent_dim, width, num_classes)
+        self.discriminator = DCGANDiscriminator(image_size, channels, d_width, spectral_norm, num_classes)
+        self.image_size, self.channels, self.latent_dim, self.num_classes = (
+            image_size,
+            channels,
+            latent_dim,
+            num_classes,
+        )
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The discriminator's logits on generated images D(G(z)) [B]."""
+        return self.discriminator(self.generator(z, labels), labels)

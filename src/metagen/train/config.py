@@ -35,17 +35,19 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    """A registered network (see ``metagen.nn.registry``) and its constructor arguments."""
+    """A registered network (see ``metagen.nn.registry``), its constructor arguments, and the
+    options of the few-shot family that wraps it (losses, sampling: see ``metagen.fewshot``)."""
 
     name: str = "conv_vae"
     options: dict[str, Any] = field(default_factory=dict)
+    family: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
 class MetaConfig:
     """The meta-learning algorithm, its inner loop (training and adaptation) and its outer loop."""
 
-    algorithm: Literal["reptile", "fomaml", "maml", "metasgd", "protonet"] = "reptile"
+    algorithm: Literal["reptile", "fomaml", "maml", "metasgd", "protonet", "pretrain"] = "reptile"
     n_way: int = 1
     k_shot: int = 5
     q_query: int = 5
@@ -62,7 +64,10 @@ class MetaConfig:
 
 @dataclass
 class TrainConfig:
-    """Length of the run, seeding, device and how often to log, checkpoint and draw samples."""
+    """Length of the run, seeding, device, how often to log, checkpoint and draw samples, and how
+    a divergence is handled: up to ``max_rollbacks`` returns to the last good checkpoint, each
+    multiplying the learning rates by ``rollback_lr_factor``; ``divergence_patience`` steps of a
+    discriminator winning outright count as a divergence (0: never)."""
 
     steps: int = 1000
     time_budget_s: float | None = None
@@ -73,6 +78,9 @@ class TrainConfig:
     sample_every: int = 250
     preview_tasks: int = 50
     keep_checkpoints: int = 2
+    max_rollbacks: int = 3
+    rollback_lr_factor: float = 0.5
+    divergence_patience: int = 200
 
 
 @dataclass
@@ -105,6 +113,8 @@ class RunConfig:
             "meta.q_query": self.meta.q_query,
             "meta.inner_steps": self.meta.inner_steps,
             "meta.adapt_steps": self.meta.adapt_steps,
+            "train.max_rollbacks": self.train.max_rollbacks,
+            "train.divergence_patience": self.train.divergence_patience,
         }
         for key, value in nonneg.items():
             if value < 0:
@@ -112,6 +122,8 @@ class RunConfig:
         for key, value in {"meta.inner_lr": self.meta.inner_lr, "meta.outer_lr": self.meta.outer_lr}.items():
             if not value > 0:
                 raise ConfigError(f"{key} must be positive, got {value}")
+        if not 0 < self.train.rollback_lr_factor < 1:
+            raise ConfigError(f"train.rollback_lr_factor must be between 0 and 1, got {self.train.rollback_lr_factor}")
         if self.train.time_budget_s is not None and not self.train.time_budget_s > 0:
             raise ConfigError(f"train.time_budget_s must be positive, got {self.train.time_budget_s}")
         if self.data.channels not in (None, 1, 3):

@@ -14,6 +14,7 @@ from metagen.data.registry import class_split, load_dataset
 from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import ConfigError, InputError
 from metagen.fewshot.classifier import FewShotClassifier
+from metagen.fewshot.gan import GANGenerator
 from metagen.fewshot.prototypes import PrototypeClassifier
 from metagen.fewshot.restorer import Restorer
 from metagen.fewshot.vae import VAEGenerator
@@ -22,17 +23,19 @@ from metagen.meta.learners import MetaLearner, make_learner
 from metagen.meta.vectorised import check_supported as check_vmap_supported
 from metagen.nn.classifier import Conv4Classifier
 from metagen.nn.embedding import Conv4Embedding
+from metagen.nn.gan import DCGAN
 from metagen.nn.registry import NETWORKS, build_network
 from metagen.nn.restoration import DnCNN
 from metagen.nn.unet import UNet
 from metagen.nn.vae import ConvVAE
 from metagen.train.config import RunConfig
 
-Family = VAEGenerator | FewShotClassifier | PrototypeClassifier | Restorer
+Family = VAEGenerator | GANGenerator | FewShotClassifier | PrototypeClassifier | Restorer
 # Which few-shot family wraps each network: generators sample images, classifiers predict labels,
 # embeddings classify by distance to class prototypes (and serve as evaluation feature spaces).
 FAMILIES: dict[type, type] = {
     ConvVAE: VAEGenerator,
+    DCGAN: GANGenerator,
     Conv4Classifier: FewShotClassifier,
     Conv4Embedding: PrototypeClassifier,
     DnCNN: Restorer,
@@ -76,13 +79,26 @@ def network_spec_for(config: RunConfig, image_size: int | None, channels: int) -
     (and, for classifiers, ``num_classes`` = the tasks' N), for the options the network takes."""
     options = dict(config.model.options)
     implied: dict[str, Any] = {"image_size": image_size, "channels": channels, "num_classes": config.meta.n_way}
-    takes = inspect.signature(NETWORKS[config.model.name]).parameters if config.model.name in NETWORKS else {}
+    network = NETWORKS.get(config.model.name)
+    takes = inspect.signature(network).parameters if network is not None else {}
+    classifies = FAMILIES.get(network) in CLASSIFYING_FAMILIES  # type: ignore[arg-type]
     for key, value in implied.items():
-        if key not in takes or value is None:
+        if key not in takes or value is None or (key == "num_classes" and not classifies):
             continue
         if options.setdefault(key, value) != value:
             raise ConfigError(f"model.options.{key}={options[key]} does not match the data ({value})")
     return {"name": config.model.name, "options": options}
+
+
+def family_options(family_cls: type, options: dict[str, Any]) -> dict[str, Any]:
+    """Check the ``model.family`` options against the family's constructor (all but the model)."""
+    valid = [p for p in inspect.signature(family_cls.__init__).parameters if p not in ("self", "model")]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise ConfigError(
+            f"model.family: {family_cls.__name__} has no option {unknown[0]!r}; valid options: {', '.join(valid) or 'none'}"
+        )
+    return dict(options)
 
 
 def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experiment:
@@ -94,6 +110,8 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         raise ConfigError(f"network {network_spec['name']!r} has no few-shot family metagen can meta-train")
     if family_cls in CLASSIFYING_FAMILIES and config.meta.n_way < 2:
         raise ConfigError(f"classifier {network_spec['name']!r} needs meta.n_way of 2 or more, got {config.meta.n_way}")
+    if config.meta.algorithm == "pretrain" and family_cls not in (VAEGenerator, GANGenerator):
+        raise ConfigError("meta.algorithm=pretrain (joint training, then fine-tuning) is a baseline for generators")
     if family_cls is Restorer and config.meta.algorithm not in ("maml", "fomaml", "metasgd"):
         raise ConfigError(
             f"restorers are meta-trained with maml, fomaml or metasgd (a self-supervised inner loop and a "
@@ -105,11 +123,17 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
             f"got {config.meta.algorithm!r} with {network_spec['name']!r}"
         )
     model.to(config.train.device)
-    family = family_cls(model)
+    try:
+        family = family_cls(model, **family_options(family_cls, config.model.family))
+    except TypeError as exc:
+        raise ConfigError(f"model.family: bad options {config.model.family} ({exc})") from None
     m = config.meta
     inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
     loss = family.episode_loss if isinstance(family, PrototypeClassifier) else family.task_loss
-    learner = make_learner(m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip)
+    groups, schedule = family.param_groups(inner) if isinstance(family, GANGenerator) else (None, None)
+    learner = make_learner(
+        m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip, groups=groups, schedule=schedule
+    )
     learner.extra.to(config.train.device)
     if m.batching == "vmap":
         if type(family) is not FewShotClassifier:

@@ -45,6 +45,12 @@ class RunLogger:
         if write:
             self.record(step, metrics)
 
+    def rewind(self, step: int) -> None:
+        """Move the progress bar back to ``step`` (after a rollback); the log keeps its history."""
+        if self.enabled:
+            self._bar.n = step
+            self._bar.refresh()
+
     def record(self, step: int, metrics: dict[str, float]) -> None:
         """Append ``metrics`` for ``step`` to the log (and TensorBoard) without advancing the bar."""
         if not self.enabled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,16 +16,18 @@ import torch
 import yaml
 
 from metagen.errors import InputError, MetagenError
-from metagen.train.checkpoint import write_json_atomic
+from metagen.train.checkpoint import read_checkpoint_meta, write_json_atomic
 from metagen.train.config import RunConfig
 from metagen.train.distributed import init_world
 from metagen.train.experiment import (
+    Experiment,
     build_experiment,
     check_device,
     network_spec_for,
 )
 from metagen.train.logging import RunLogger
 from metagen.train.sources import load_task_source
+from metagen.train.stability import DivergenceWatch, Rollbacks
 from metagen.train.state import (
     CHECKPOINT_DIR,
     FINAL_STEM,
@@ -43,6 +46,7 @@ RESUMABLE_CHANGES = {
     "train.log_every",
     "train.sample_every",
     "train.preview_tasks",
+    "train.keep_checkpoints",
 }
 
 
@@ -57,14 +61,53 @@ class RunResult:
 
 
 class DivergenceError(MetagenError):
-    """Training produced a non-finite loss."""
+    """Training diverged and rolling back did not cure it."""
+
+
+def _scale_learning_rates(exp: Experiment, scale: float) -> None:
+    exp.learner.set_learning_rates(outer=exp.config.meta.outer_lr * scale, inner=exp.config.meta.inner_lr * scale)
+
+
+def _roll_back(
+    run_dir: Path,
+    exp: Experiment,
+    step: int,
+    reason: str,
+    watch: DivergenceWatch,
+    rollbacks: Rollbacks,
+    np_rng: np.random.Generator,
+    torch_gen: torch.Generator,
+) -> int:
+    """Reload the newest checkpoint from before the divergence (the oldest one kept, where every
+    kept one is newer), lower the learning rates, and return the step it resumes from."""
+    limit, factor = exp.config.train.max_rollbacks, exp.config.train.rollback_lr_factor
+    if len(rollbacks.events) >= limit:
+        raise DivergenceError(
+            f"meta-training diverged at step {step}: {reason}; {limit} rollbacks with learning rates x{factor} "
+            f"each did not cure it. Lower meta.outer_lr or meta.inner_lr, or change the recipe"
+        )
+    kept = checkpoint_steps(run_dir)
+    if not kept:
+        raise DivergenceError(f"meta-training diverged at step {step}: {reason}; no checkpoint to roll back to")
+    good = [c for c in kept if c[0] <= watch.last_good_step(step)] or kept[:1]
+    restored = restore_run_state(good[-1][1], exp, np_rng, torch_gen)
+    rollbacks.lr_scale *= factor
+    rollbacks.events.append({"at_step": step, "reason": reason, "to_step": restored, "lr_scale": rollbacks.lr_scale})
+    _scale_learning_rates(exp, rollbacks.lr_scale)
+    watch.reset()
+    print(
+        f"metagen: diverged at step {step} ({reason}); rolled back to step {restored} "
+        f"with learning rates x{rollbacks.lr_scale:g}",
+        file=sys.stderr,
+    )
+    return restored
 
 
 def _flat(d: dict, prefix: str = "") -> dict[str, object]:
     out: dict[str, object] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        out.update(_flat(v, key + ".") if isinstance(v, dict) and k != "options" else {key: v})
+        out.update(_flat(v, key + ".") if isinstance(v, dict) and k not in ("options", "family") else {key: v})
     return out
 
 
@@ -118,7 +161,11 @@ def train(
     np_rng = np.random.default_rng(config.train.seed)
     # on the CPU whatever the device, so a run draws the same random numbers on CPU and GPU
     torch_gen = torch.Generator().manual_seed(config.train.seed)
-    start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen) if (resume and existing) else 0
+    start, rollbacks = 0, Rollbacks()
+    if resume and existing:
+        start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen)
+        rollbacks = Rollbacks.from_json(read_checkpoint_meta(existing[-1][1]).get("stability"))
+        _scale_learning_rates(exp, rollbacks.lr_scale)
 
     world.barrier()  # every process has checked the run directory before the first one writes to it
     main = world.is_main  # only the first process writes files
@@ -126,26 +173,35 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
         source.split.save(run_dir / "split.json")
+        if not existing:  # somewhere to roll back to, should the first steps diverge
+            save_run_state(run_dir / CHECKPOINT_DIR / f"step-{0:08d}", exp, 0, source.split, np_rng, torch_gen)
+    world.barrier()
     m = config.meta
     logger = RunLogger(run_dir, config.train.steps, start, show_progress, enabled=main)
     t0, loss, step, preview_seconds, by_budget = time.perf_counter(), float("nan"), start, 0.0, False
     budget = config.train.time_budget_s
+    watch = DivergenceWatch(config.train.divergence_patience)
+    diagnostics = getattr(exp.family, "take_diagnostics", dict)
     try:
-        for step in range(start + 1, config.train.steps + 1):
+        while step < config.train.steps:
+            step += 1
             tasks = [t.to(device) for t in source.sampler.sample_batch(np_rng, m.meta_batch)]
             metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
+            metrics.update(diagnostics())
             loss = metrics["loss"]
-            if not math.isfinite(loss):
-                raise DivergenceError(
-                    f"meta-training diverged at step {step} (loss {loss}); lower meta.outer_lr or meta.inner_lr"
-                )
+            reason = watch.verdict(step, metrics, exp.learner.meta_parameters())
+            if world.agree(reason is not None):
+                step = _roll_back(run_dir, exp, step, reason or "another process diverged", watch, rollbacks,
+                                  np_rng, torch_gen)  # fmt: skip
+                logger.rewind(step)
+                logger.record(step, {"rollback_to_step": step, "lr_scale": rollbacks.lr_scale})
+                continue
             by_budget = budget is not None and world.agree(time.perf_counter() - t0 - preview_seconds >= budget)
             last = step == config.train.steps or by_budget
             logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
             if main and (step % config.train.checkpoint_every == 0 or last):
-                save_run_state(
-                    run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng, torch_gen
-                )
+                save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng,
+                               torch_gen, rollbacks.to_json())  # fmt: skip
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()
@@ -161,7 +217,7 @@ def train(
         logger.close()
     seconds = time.perf_counter() - t0
     if main:
-        final = save_run_state(run_dir / FINAL_STEM, exp, step, source.split, np_rng, torch_gen)
+        final = save_run_state(run_dir / FINAL_STEM, exp, step, source.split, np_rng, torch_gen, rollbacks.to_json())
         record = {
             "steps": step,
             "steps_planned": config.train.steps,
@@ -171,7 +227,9 @@ def train(
             "training_seconds": seconds - preview_seconds,
             "processes": world.size,
             "final_checkpoint": final.name,
-            "final_loss": loss,
+            "final_loss": loss if math.isfinite(loss) else None,
+            "lr_scale": rollbacks.lr_scale,
+            "rollbacks": rollbacks.events,
         }
         write_json_atomic(run_dir / "run.json", record)
     world.barrier()

@@ -55,9 +55,16 @@ def restore_module(module: nn.Module, tensors: dict[str, torch.Tensor], prefix: 
 
 
 def save_run_state(
-    stem: Path, exp: Experiment, step: int, split: ClassSplit, np_rng: np.random.Generator, torch_gen: torch.Generator
+    stem: Path,
+    exp: Experiment,
+    step: int,
+    split: ClassSplit,
+    np_rng: np.random.Generator,
+    torch_gen: torch.Generator,
+    stability: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a resumable checkpoint of the run at ``step``."""
+    """Write a resumable checkpoint of the run at ``step`` (with the run's rollback record
+    ``stability``, see ``metagen.train.stability``)."""
     tensors = {**_prefixed("model", exp.learner.model), **_prefixed("extra", exp.learner.extra)}
     record: dict[str, Any] = {
         "kind": exp.family.kind,
@@ -69,6 +76,8 @@ def save_run_state(
         "step": step,
         "rng": {"numpy": np_rng.bit_generator.state, "torch": rng_state_to_json(torch_gen.get_state())},
     }
+    if stability is not None:
+        record["stability"] = stability
     if exp.learner.optimizer is not None:
         optim_tensors, record["optimizer"] = optimizer_to_checkpoint(exp.learner.optimizer)
         tensors.update(optim_tensors)
