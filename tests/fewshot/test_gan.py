@@ -153,3 +153,36 @@ def test_pretraining_is_for_generators_only(tmp_path: Path):
 
     with pytest.raises(ConfigError, match="pretrain"):
         train(config_from_dict(TINY_FEATURES, ["meta.algorithm=pretrain"]), tmp_path / "x", show_progress=False)
+
+
+CONDITIONAL = ["model.family.conditional=true", "meta.algorithm=pretrain", "meta.n_way=4"]
+
+
+def test_conditional_gan_trains_on_every_class_and_adapts_its_new_class_embedding(tmp_path: Path):
+    train(config_from_dict(TINY_GAN, CONDITIONAL), tmp_path / "run", show_progress=False)
+    loaded = load_generator(tmp_path / "run")
+    exp = loaded.experiment
+    model, family = exp.learner.model, exp.family
+    train_classes = len(json.loads((tmp_path / "run/split.json").read_text())["train"])
+    assert model.num_classes == train_classes + 1 and family.new_class == train_classes
+    assert float(model.generator.embed.weight[-1].detach().abs().max()) == 0.0  # the slot is never trained
+
+    shots = _images(3, 9)
+    params = dict(model.named_parameters())
+    adapted = exp.learner.adapt(shots, torch.zeros(3, dtype=torch.long), torch.Generator().manual_seed(0), steps=2)
+    for k, v in params.items():
+        if k.endswith("embed.weight"):
+            assert torch.equal(adapted[k][:-1], v[:-1].detach()) and not torch.equal(adapted[k][-1], v[-1].detach())
+        else:
+            assert torch.equal(adapted[k], v.detach()), k
+    images = generate(loaded, shots, 5, seed=1)
+    assert images.shape == (5, 1, 28, 28) and torch.equal(images, generate(loaded, shots, 5, seed=1))
+
+
+def test_conditional_gan_refusals(tmp_path: Path):
+    with pytest.raises(ConfigError, match="pretrain"):
+        train(config_from_dict(TINY_GAN, CONDITIONAL + ["meta.algorithm=reptile"]), tmp_path / "a", show_progress=False)
+    with pytest.raises(ConfigError, match="adapt must be"):
+        train(
+            config_from_dict(TINY_GAN, CONDITIONAL + ["model.family.adapt=head"]), tmp_path / "b", show_progress=False
+        )

@@ -294,3 +294,26 @@ def test_learner_adapts_parameter_groups_inside_each_task():
     ref = torch.autograd.grad(loss(fast, task.query_x, None, None), list(params.values()))
     for g, r in zip(grads, ref):
         torch.testing.assert_close(g, r, rtol=1e-10, atol=1e-12)
+
+
+def test_pretraining_sees_global_class_labels_and_pooled_images():
+    """The pretrain baseline's gradient is that of the task loss on support and query together,
+    with the data set's class indices as labels."""
+    from metagen.meta.learners import make_learner
+
+    model, loss, _ = make()
+    x = torch.randn(6, 1, 6, 6, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    task = Task(x[:4], torch.tensor([0, 1, 0, 1]), x[4:], torch.tensor([1, 0]), (7, 3))
+    seen = []
+
+    def labelled_loss(p, images, labels, gen):
+        seen.append(labels.tolist())
+        return loss(p, images, None, None)
+
+    learner = make_learner("pretrain", model, labelled_loss, InnerLoop(0, 0.1), 0.1)
+    grads, _ = learner.meta_gradients(task, torch.Generator())
+    assert seen == [[7, 3, 7, 3, 3, 7]]
+    params = dict(model.named_parameters())
+    ref = torch.autograd.grad(loss(params, x, None, None), list(params.values()))
+    for g, r in zip(grads, ref):
+        torch.testing.assert_close(g, r)

@@ -56,5 +56,14 @@ def test_yaml_errors(tmp_path: Path):
     sorted((REPO / "configs").rglob("*.yaml")) + sorted((REPO / "src/metagen/recipes").glob("*.yaml")),
     ids=lambda p: p.name,
 )
-def test_every_recipe_loads(recipe: Path):
-    assert isinstance(load_config(recipe), RunConfig)
+def test_every_recipe_loads_and_builds(recipe: Path):
+    """Every recipe's network, family options and learner build (at the recipe's image geometry;
+    restorers take any size)."""
+    from metagen.train.experiment import build_experiment, network_spec_for
+    from metagen.train.sources import is_restoration
+
+    config = load_config(recipe)
+    assert isinstance(config, RunConfig)
+    size = None if is_restoration(config) else (config.data.size or 28)
+    exp = build_experiment(config, network_spec_for(config, size, config.data.channels or 1))
+    assert exp.learner.model is not None

@@ -11,11 +11,18 @@ The outer loss (``group=None``) is the sum of the discriminator's loss on detach
 and the generator's loss through a detached discriminator, so its gradient with respect to the
 discriminator's parameters is that of the discriminator's loss and with respect to the generator's
 that of the generator's loss: each network follows its own objective, as in the papers.
+
+With ``conditional=True`` the family is a class-conditional GAN (a class embedding in the
+generator, a projection discriminator, Miyato and Koyama 2018) trained over all training classes
+with their global labels (``meta.algorithm=pretrain``). A new class is one reserved extra class
+slot: its embedding starts at the mean of the trained classes' embeddings, and adapting to the
+shots fits that embedding alone (``adapt='embedding'``) or every weight (``adapt='all'``), as in
+few-shot adaptation of class-conditional GANs by their class embeddings.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Literal, Sequence
 
 import torch
 from torch.func import functional_call
@@ -42,6 +49,9 @@ class GANGenerator:
             2020); empty for none.
         gp_weight: weight of the gradient penalty (WGAN-GP only).
         d_steps: discriminator steps per generator step inside a task.
+        conditional: a class-conditional GAN (see the module docstring); the network's
+            ``num_classes`` is the training classes plus the new-class slot.
+        adapt: what adaptation fits in a conditional GAN: 'embedding' or 'all'.
     """
 
     family = "gan"
@@ -54,6 +64,8 @@ class GANGenerator:
         augment: Sequence[str] = (),
         gp_weight: float = 10.0,
         d_steps: int = 1,
+        conditional: bool = False,
+        adapt: Literal["embedding", "all"] = "embedding",
     ):
         if loss not in GAN_LOSSES:
             raise ConfigError(f"model.family.loss: {loss!r} is not a GAN loss; choose one of: {', '.join(GAN_LOSSES)}")
@@ -61,36 +73,91 @@ class GANGenerator:
             augment = [a.strip() for a in augment.split(",") if a.strip()]
         unknown = sorted(set(augment) - set(POLICIES))
         if unknown:
-            raise ConfigError(f"model.family.augment: unknown DiffAugment operation {unknown[0]!r}; choose from {POLICIES}")
+            raise ConfigError(
+                f"model.family.augment: unknown DiffAugment operation {unknown[0]!r}; choose from {POLICIES}"
+            )
         if d_steps < 1:
             raise ConfigError(f"model.family.d_steps must be at least 1, got {d_steps}")
-        if model.num_classes:
-            raise ConfigError("a few-shot GAN is unconditional (num_classes 0); the shots define the class")
-        self.model, self.loss, self.augment, self.gp_weight, self.d_steps = model, loss, tuple(augment), gp_weight, d_steps
+        if conditional and model.num_classes < 2:
+            raise ConfigError("a conditional GAN needs the network's num_classes (training classes + 1)")
+        if model.num_classes and not conditional:
+            raise ConfigError(
+                "an unconditional few-shot GAN has num_classes 0 (the shots define the class); "
+                "set model.family.conditional=true for a class-conditional GAN"
+            )
+        if adapt not in ("embedding", "all"):
+            raise ConfigError(f"model.family.adapt must be 'embedding' or 'all', got {adapt!r}")
+        self.model, self.loss, self.augment, self.gp_weight, self.d_steps = (
+            model,
+            loss,
+            tuple(augment),
+            gp_weight,
+            d_steps,
+        )
+        self.conditional, self.adapt_what = conditional, adapt
         self._stats: list[torch.Tensor] = []
+        if conditional:  # the new-class slot holds an offset from the trained classes' mean embedding
+            with torch.no_grad():
+                for table in (model.generator.embed, model.discriminator.embed):
+                    table.weight[-1].zero_()
+
+    @property
+    def new_class(self) -> int:
+        """The label of the reserved slot a new class is adapted into (conditional GANs)."""
+        return self.model.num_classes - 1
+
+    def _with_new_class(self, params: Params) -> Params:
+        """``params`` whose embedding tables' last row is the trained rows' mean (held fixed) plus
+        that row's own offset, the only part of the tables that adaptation moves."""
+        out = dict(params)
+        for key in ("generator.embed.weight", "discriminator.embed.weight"):
+            table = params[key]
+            out[key] = torch.cat([table[:-1], (table[:-1].mean(0).detach() + table[-1])[None]])
+        return out
 
     def param_groups(self, inner: InnerLoop) -> tuple[list[ParamGroup], list[str]]:
-        """The discriminator and generator groups, both with ``inner``, and one inner step's schedule."""
-        groups = [ParamGroup(name, prefixes, inner) for name, prefixes in GROUP_PREFIXES.items()]
+        """The discriminator and generator groups, both with ``inner``, and one inner step's schedule
+        (a conditional GAN adapting its embedding: the two embedding tables)."""
+        embedding_only = self.conditional and self.adapt_what == "embedding"
+        groups = [
+            ParamGroup(name, tuple(p + "embed." for p in prefixes) if embedding_only else prefixes, inner)
+            for name, prefixes in GROUP_PREFIXES.items()
+        ]
         return groups, ["discriminator"] * self.d_steps + ["generator"]
 
-    def generate(self, params: Params, n: int, gen: torch.Generator | None, device: torch.device) -> torch.Tensor:
+    def generate(
+        self,
+        params: Params,
+        n: int,
+        gen: torch.Generator | None,
+        device: torch.device,
+        labels: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         z = torch.randn(n, self.model.latent_dim, generator=gen).to(device)
-        return functional_call(self.model.generator, _part(params, "generator."), (z,))
+        return functional_call(self.model.generator, _part(params, "generator."), (z, labels))
 
-    def _critic(self, params: Params, images: torch.Tensor, gen: torch.Generator | None) -> torch.Tensor:
+    def _critic(
+        self, params: Params, images: torch.Tensor, gen: torch.Generator | None, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if self.augment:
             images = diff_augment(images, self.augment, gen)
-        return functional_call(self.model.discriminator, _part(params, "discriminator."), (images,))
+        return functional_call(self.model.discriminator, _part(params, "discriminator."), (images, labels))
 
     def _discriminator_loss(
-        self, params: Params, real: torch.Tensor, fake: torch.Tensor, gen: torch.Generator | None
+        self,
+        params: Params,
+        real: torch.Tensor,
+        fake: torch.Tensor,
+        gen: torch.Generator | None,
+        labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        real_out, fake_out = self._critic(params, real, gen), self._critic(params, fake, gen)
+        real_out, fake_out = self._critic(params, real, gen, labels), self._critic(params, fake, gen, labels)
         loss = discriminator_loss(self.loss, real_out, fake_out)  # type: ignore[arg-type]
         if self.loss == "wgan-gp":  # the penalty differentiates the critic, even where the caller does not
             with torch.enable_grad():
-                penalty = gradient_penalty(lambda x: self._critic(params, x, gen), real, fake, gen, self.gp_weight)
+                penalty = gradient_penalty(
+                    lambda x: self._critic(params, x, gen, labels), real, fake, gen, self.gp_weight
+                )
             loss = loss + (penalty if torch.is_grad_enabled() else penalty.detach())
         return loss, real_out, fake_out
 
@@ -99,19 +166,33 @@ class GANGenerator:
     ) -> torch.Tensor:
         """The discriminator's loss (``group='discriminator'``), the generator's (``'generator'``) or
         the outer loss (``None``, see the module docstring) on the task's real ``images``; as many
-        images are generated as there are real ones. Episode ``labels`` are not used."""
-        fake = self.generate(params, images.shape[0], gen, images.device)
+        images are generated as there are real ones. An unconditional GAN ignores ``labels``; a
+        conditional one takes them as global class labels in the outer loss (training) and puts the
+        images into its new-class slot inside the inner loop (adaptation)."""
+        labels, params = self._conditioning(params, labels, images, adapting=group is not None)
+        fake = self.generate(params, images.shape[0], gen, images.device, labels)
         if group == "generator":
-            return generator_loss(self.loss, self._critic(params, fake, gen))  # type: ignore[arg-type]
+            return generator_loss(self.loss, self._critic(params, fake, gen, labels))  # type: ignore[arg-type]
         if group == "discriminator":
-            return self._discriminator_loss(params, images, fake.detach(), gen)[0]
-        d_loss, real_out, fake_out = self._discriminator_loss(params, images, fake.detach(), gen)
+            return self._discriminator_loss(params, images, fake.detach(), gen, labels)[0]
+        d_loss, real_out, fake_out = self._discriminator_loss(params, images, fake.detach(), gen, labels)
         frozen = {k: (v.detach() if k.startswith("discriminator.") else v) for k, v in params.items()}
-        g_loss = generator_loss(self.loss, self._critic(frozen, fake, gen))  # type: ignore[arg-type]
+        g_loss = generator_loss(self.loss, self._critic(frozen, fake, gen, labels))  # type: ignore[arg-type]
         self._stats.append(
             torch.stack([torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean(), d_loss, g_loss]).detach()
         )
         return d_loss + g_loss
+
+    def _conditioning(
+        self, params: Params, labels: torch.Tensor | None, images: torch.Tensor, adapting: bool
+    ) -> tuple[torch.Tensor | None, Params]:
+        if not self.conditional:
+            return None, params
+        if adapting:
+            return torch.full((images.shape[0],), self.new_class, device=images.device), self._with_new_class(params)
+        if labels is None or int(labels.max()) >= self.new_class:
+            raise ValueError("a conditional GAN is trained on global labels of its training classes")
+        return labels, params
 
     def take_diagnostics(self) -> dict[str, float]:
         """Means over the outer losses computed since the last call: the discriminator's mean
@@ -126,5 +207,7 @@ class GANGenerator:
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` images [n, C, H, W] in [0, 1] from the generator adapted to ``shots``."""
-        return self.generate(params, n, gen, shots.device)
-
+        if not self.conditional:
+            return self.generate(params, n, gen, shots.device)
+        labels = torch.full((n,), self.new_class, device=shots.device)
+        return self.generate(self._with_new_class(params), n, gen, shots.device, labels)

@@ -97,7 +97,9 @@ class MetaLearner:
         if inner is not None:
             self.inner = dataclasses.replace(self.inner, lr=inner)
             if self.groups is not None:
-                self.groups = [dataclasses.replace(g, inner=dataclasses.replace(g.inner, lr=inner)) for g in self.groups]
+                self.groups = [
+                    dataclasses.replace(g, inner=dataclasses.replace(g.inner, lr=inner)) for g in self.groups
+                ]
 
     @property
     def outer_lr(self) -> float:
@@ -271,11 +273,14 @@ class Reptile(MetaLearner):
 
 class Pretrain(MetaLearner):
     """Joint training on the pooled tasks: the meta-gradient is the gradient of the task loss on
-    all of a task's images (support and query) at the current parameters."""
+    all of a task's images (support and query) at the current parameters. Labels are the data
+    set's class indices (``task.classes``), not episode labels, so class-conditional models learn
+    every training class."""
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
         x = torch.cat([task.support_x, task.query_x])
-        y = torch.cat([task.support_y, task.query_y])
+        episode = torch.cat([task.support_y, task.query_y])
+        y = torch.as_tensor(task.classes, dtype=torch.long, device=episode.device)[episode]
         loss = self.task_loss(self.params(), x, y, gen)
         grads = torch.autograd.grad(loss, self.meta_parameters(), allow_unused=True)
         return list(grads), float(loss.detach())

@@ -74,16 +74,21 @@ def load_data_parts(config: RunConfig) -> DataParts:
     return DataParts(split, train, val)
 
 
-def network_spec_for(config: RunConfig, image_size: int | None, channels: int) -> dict[str, Any]:
-    """The network's registry name and constructor options, with the data's size and channels
-    (and, for classifiers, ``num_classes`` = the tasks' N), for the options the network takes."""
+def network_spec_for(
+    config: RunConfig, image_size: int | None, channels: int, train_classes: int | None = None
+) -> dict[str, Any]:
+    """The network's registry name and constructor options, with the data's size and channels,
+    and ``num_classes``: the tasks' N for classifiers, the ``train_classes`` plus a new-class slot
+    for class-conditional generators; only the options the network takes."""
     options = dict(config.model.options)
-    implied: dict[str, Any] = {"image_size": image_size, "channels": channels, "num_classes": config.meta.n_way}
     network = NETWORKS.get(config.model.name)
-    takes = inspect.signature(network).parameters if network is not None else {}
     classifies = FAMILIES.get(network) in CLASSIFYING_FAMILIES  # type: ignore[arg-type]
+    conditional = bool(config.model.family.get("conditional")) and train_classes is not None
+    classes = config.meta.n_way if classifies else (train_classes + 1 if conditional else None)  # type: ignore[operator]
+    implied: dict[str, Any] = {"image_size": image_size, "channels": channels, "num_classes": classes}
+    takes = inspect.signature(network).parameters if network is not None else {}
     for key, value in implied.items():
-        if key not in takes or value is None or (key == "num_classes" and not classifies):
+        if key not in takes or value is None:
             continue
         if options.setdefault(key, value) != value:
             raise ConfigError(f"model.options.{key}={options[key]} does not match the data ({value})")
@@ -112,6 +117,11 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         raise ConfigError(f"classifier {network_spec['name']!r} needs meta.n_way of 2 or more, got {config.meta.n_way}")
     if config.meta.algorithm == "pretrain" and family_cls not in (VAEGenerator, GANGenerator):
         raise ConfigError("meta.algorithm=pretrain (joint training, then fine-tuning) is a baseline for generators")
+    if config.model.family.get("conditional") and config.meta.algorithm != "pretrain":
+        raise ConfigError(
+            "a class-conditional GAN is trained over the training classes with meta.algorithm=pretrain, "
+            f"not {config.meta.algorithm!r}"
+        )
     if family_cls is Restorer and config.meta.algorithm not in ("maml", "fomaml", "metasgd"):
         raise ConfigError(
             f"restorers are meta-trained with maml, fomaml or metasgd (a self-supervised inner loop and a "

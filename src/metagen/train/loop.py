@@ -154,7 +154,7 @@ def train(
     if resume and existing:
         _check_resume_config(config_of(existing[-1][1]), config)
     source = load_task_source(config)
-    spec = network_spec_for(config, source.image_size, source.channels)
+    spec = network_spec_for(config, source.image_size, source.channels, source.train_classes)
     exp = build_experiment(config, spec)
     exp.learner.world = world
     exp.learner.build_optimizer()

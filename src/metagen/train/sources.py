@@ -42,6 +42,7 @@ class TaskSource:
     image_size: int | None  # None: the network takes any size (restoration)
     channels: int
     preview: Preview
+    train_classes: int | None = None  # classes of the training data (episodes); None for restoration
 
 
 def is_restoration(config: RunConfig) -> bool:
@@ -92,7 +93,7 @@ def class_source(config: RunConfig) -> TaskSource:
         return {}
 
     sampler = EpisodeSampler(parts.train, m.n_way, m.k_shot, m.q_query)
-    return TaskSource(sampler, parts.split, h, parts.train.channels, preview)
+    return TaskSource(sampler, parts.split, h, parts.train.channels, preview, parts.train.num_classes)
 
 
 def restoration_source(config: RunConfig) -> TaskSource:

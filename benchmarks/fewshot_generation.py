@@ -1,0 +1,102 @@
+"""Few-shot generation benchmark: meta-learned VAEs (Reptile, MAML, Meta-SGD, first-order MAML)
+and GANs (FIGR, DAWSON) against pretrain-then-fine-tune, scratch training and copy-the-shots, on
+the protocols of DESIGN.md: Omniglot (unseen characters of images_evaluation) and faces (unseen
+identities of CelebA or AT&T), at each K and seed, every method trained under the same CPU time
+budget and scored in the same feature space.
+
+    python benchmarks/fewshot_generation.py --features runs/features-omniglot \\
+        [--dataset omniglot] [--budget 240] [--seeds 0 1 2] [--shots 1 5] [--max-classes 100] [--methods ...]
+
+The feature space is a prototypical network trained on the training classes only
+(`metagen features train configs/features/omniglot_protonet.yaml`, or celeba_protonet.yaml /
+att_protonet.yaml for faces). Omniglot writes results/fewshot_generation.md, faces
+results/fewshot_generation_<dataset>.md. Runs are kept in --runs-dir and reused when the script is
+run again.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from _common import RESULTS, machine_info, write_results
+
+from metagen.eval.features import load_feature_space
+from metagen.reports.generation_benchmark import (
+    aggregate,
+    face_methods,
+    omniglot_methods,
+    run_generation_benchmark,
+    slug,
+    table_lines,
+    target_check,
+)
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+# data set -> protocol, results name, what the test classes are
+DATASETS = {
+    "omniglot": ("omniglot-fewshot", "fewshot_generation", "unseen characters of images_evaluation"),
+    "celeba": ("faces-fewshot", "fewshot_generation_celeba", "unseen CelebA identities (committed split)"),
+    "att": ("faces-fewshot", "fewshot_generation_att", "unseen AT&T identities (committed split)"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--features", required=True, help="feature-space run (metagen features train)")
+    parser.add_argument("--dataset", choices=sorted(DATASETS), default="omniglot")
+    parser.add_argument("--budget", type=float, default=240, help="training seconds per method and seed")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--shots", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--max-classes", type=int, default=None, help="test characters (default: all 659)")
+    parser.add_argument("--methods", nargs="*", help="method names (default: all)")
+    parser.add_argument("--bootstrap", type=int, default=200)
+    parser.add_argument("--downstream-tasks", type=int, default=600)
+    parser.add_argument("--runs-dir", default="runs/fewshot-generation-benchmark")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+
+    protocol, name, what = DATASETS[args.dataset]
+    methods = omniglot_methods(CONFIGS) if args.dataset == "omniglot" else face_methods(CONFIGS, args.dataset)
+    if args.methods:
+        methods = [m for m in methods if m.name in args.methods or slug(m.name) in args.methods]
+    features = load_feature_space(args.features, args.device)
+    results = run_generation_benchmark(
+        methods, features, protocol, args.shots, args.seeds, args.budget, Path(args.runs_dir) / args.dataset,
+        RESULTS / name, args.max_classes, args.device, args.bootstrap, args.downstream_tasks,
+    )  # fmt: skip
+    machine = machine_info()
+    first = results[0].by_shots[args.shots[0]]
+    lines = [
+        f"# Few-shot generation: {protocol} protocol on {args.dataset}",
+        "",
+        f"Test classes: {what} ({first['test_classes']} of {first['test_classes_in_split']}), "
+        f"{first['generated_per_class']} images generated per class, seeds {args.seeds}; every "
+        f"method trained for {args.budget:.0f} s of CPU time per seed (the published methods train for hours to "
+        f"days: these are short-budget numbers). Feature space: {first['feature_space']['name']} "
+        f"(sha256 {first['feature_space']['checksum'][:16]}...), trained on training classes only.",
+        "",
+        "Cells are the mean over seeds ± the std over seeds (one seed: ± the 95% bootstrap half-width over "
+        "characters; KID: ± its std over subsets, in the feature space's units; downstream gain: ± its 95% half-width over tasks). FID and KID: "
+        "lower is better; the rest: higher is better. Memorisation is the generated images' mean distance to the "
+        "nearest shot over the real images' (1 = as far as new real images; copies give about 0). Class fidelity: "
+        "the share of generated images nearest their own class's prototype among the test classes shown.",
+        "",
+        f"Machine: {machine['cpu']}, {machine['cores']} cores.",
+    ]
+    payload = {"machine": machine, "command": sys.argv[1:], "budget_s": args.budget, "seeds": args.seeds, "tables": {}}
+    for k in args.shots:
+        rows = aggregate(results, k)
+        copies = aggregate(results[:1], k, baseline="copy_the_shots")
+        lines += ["", f"## K = {k}", "", *table_lines(rows + copies), "", *target_check(rows)]
+        payload["tables"][f"K={k}"] = rows + copies
+    lines += ["", "Sample grids (first seed, largest K; one test class per row: the shots, then generated images):", ""]
+    lines += [f"- {m.name}: ![]({name}/{slug(m.name)}.png)" for m in methods]
+    lines += ["", f"Command: `python benchmarks/fewshot_generation.py {shlex.join(sys.argv[1:])}`"]
+    write_results(name, lines, payload)
+
+
+if __name__ == "__main__":
+    main()

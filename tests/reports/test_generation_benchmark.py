@@ -1,0 +1,74 @@
+"""The few-shot generation benchmark's machinery on tiny glyph runs: training every method under a
+budget, the protocol at each K, cached evaluations, tables and the target statement."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+import metagen.reports.generation_benchmark as bench
+from metagen.eval.features import pixel_space
+from tests.fewshot.test_gan import TINY_GAN
+from tests.tiny import TINY
+
+
+def _recipes(tmp_path: Path) -> list[bench.Method]:
+    (tmp_path / "vae.yaml").write_text(yaml.safe_dump(TINY))
+    (tmp_path / "gan.yaml").write_text(yaml.safe_dump(TINY_GAN))
+    return [
+        bench.Method("VAE, Reptile", str(tmp_path / "vae.yaml")),
+        bench.Method("GAN, pretrain + fine-tune", str(tmp_path / "gan.yaml"), ("meta.algorithm=pretrain",),
+                     meta_learned=False),
+        bench.Method("GAN, scratch", str(tmp_path / "gan.yaml"), ("train.steps=0",), 3, meta_learned=False),
+    ]  # fmt: skip
+
+
+def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    methods = _recipes(tmp_path)
+    kwargs = dict(features=pixel_space(), protocol="fewshot", shots=[2], seeds=[0], budget_s=2.0,
+                  out=tmp_path / "runs", figures=tmp_path / "figures", max_classes=4, bootstrap=10,
+                  downstream_tasks=20)  # fmt: skip
+    results = bench.run_generation_benchmark(methods, **kwargs)
+    assert [r.method.name for r in results] == [m.name for m in methods]
+    scratch = results[2]
+    assert scratch.steps == 0 and scratch.by_shots[2]["adapt_steps"] == 3
+    assert results[0].steps >= 1 and results[0].by_shots[2]["test_classes"] == 4
+    assert {p.name for p in (tmp_path / "figures").iterdir()} == {f"{bench.slug(m.name)}.png" for m in methods}
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a cached evaluation was recomputed")
+
+    monkeypatch.setattr(bench, "evaluate_generation", refuse)
+    again = bench.run_generation_benchmark(methods, **kwargs)
+    assert again[0].by_shots == results[0].by_shots
+
+    rows = bench.aggregate(results, 2)
+    copies = bench.aggregate(results[:1], 2, baseline="copy_the_shots")
+    assert copies[0]["method"] == "copy the shots (baseline)" and copies[0]["memorisation_ratio"]["value"] < 0.2
+    lines = bench.table_lines(rows + copies)
+    assert len(lines) == 2 + len(methods) + 1 and lines[-1].endswith("| – | – |")
+    for row in rows:
+        for key, _, _ in bench.METRICS:
+            assert row[key]["per_seed"] and isinstance(row[key]["value"], float)
+    verdict = bench.target_check(rows)
+    assert verdict[0] == "Best meta-learned method by class fidelity: **VAE, Reptile**."
+    assert len(verdict) == 1 + 2 + 1  # one line per other method, then memorisation and downstream
+
+
+def test_metric_values_and_spread_over_seeds():
+    summary = {"fid": {"value": 3.0, "ci95": None}, "kid": {"value": 0.5, "std": 0.1},
+               "class_fidelity": {"value": 0.8, "ci95": [0.7, 0.9]},
+               "downstream": {"gain": 0.02, "gain_interval95": 0.01}}  # fmt: skip
+    assert bench.metric_value(summary, "fid") == (3.0, None)
+    assert bench.metric_value(summary, "kid") == (0.5, 0.1)
+    assert bench.metric_value(summary, "class_fidelity") == pytest.approx((0.8, 0.1))
+    assert bench.metric_value(summary, "downstream") == pytest.approx((2.0, 1.0))
+
+
+def test_benchmark_methods_point_at_recipes_that_exist():
+    from tests.conftest import REPO
+
+    methods = bench.omniglot_methods(REPO / "configs") + bench.face_methods(REPO / "configs", "celeba")
+    methods += bench.face_methods(REPO / "configs", "att")
+    assert all(Path(m.recipe).is_file() for m in methods)
+    assert len({bench.slug(m.name) for m in bench.omniglot_methods(REPO / "configs")}) == 10
