@@ -65,5 +65,5 @@ def test_every_recipe_loads_and_builds(recipe: Path):
     config = load_config(recipe)
     assert isinstance(config, RunConfig)
     size = None if is_restoration(config) else (config.data.size or 28)
-    exp = build_experiment(config, network_spec_for(config, size, config.data.channels or 1))
+    exp = build_experiment(config, network_spec_for(config, size, config.data.channels or 1, train_classes=10))
     assert exp.learner.model is not None

@@ -36,8 +36,42 @@ from metagen.objectives.gan import GAN_LOSSES, discriminator_loss, generator_los
 GROUP_PREFIXES = {"discriminator": ("discriminator.",), "generator": ("generator.",)}
 
 
-def _part(params: Params, prefix: str) -> Params:
+def sub_params(params: Params, prefix: str) -> Params:
+    """The entries of ``params`` under ``prefix``, with the prefix removed (a submodule's parameters)."""
     return {k[len(prefix) :]: v for k, v in params.items() if k.startswith(prefix)}
+
+
+def parse_augment(augment: Sequence[str] | str) -> tuple[str, ...]:
+    """DiffAugment operations from a list or a comma-separated string, checked."""
+    if isinstance(augment, str):
+        augment = [a.strip() for a in augment.split(",") if a.strip()]
+    unknown = sorted(set(augment) - set(POLICIES))
+    if unknown:
+        raise ConfigError(f"model.family.augment: unknown DiffAugment operation {unknown[0]!r}; choose from {POLICIES}")
+    return tuple(augment)
+
+
+class GanDiagnostics:
+    """Running means, over the outer losses computed since they were last taken, of the
+    discriminator's mean probability of 'real' on real (``d_real``) and on generated images
+    (``d_fake``) and of the two losses. The training loop logs them and watches them for a
+    discriminator that wins outright."""
+
+    def __init__(self) -> None:
+        self._stats: list[torch.Tensor] = []
+
+    def record(
+        self, real_out: torch.Tensor, fake_out: torch.Tensor, d_loss: torch.Tensor, g_loss: torch.Tensor
+    ) -> None:
+        values = [torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean(), d_loss, g_loss]
+        self._stats.append(torch.stack(values).detach())
+
+    def take(self) -> dict[str, float]:
+        if not self._stats:
+            return {}
+        mean = torch.stack(self._stats).mean(0).tolist()
+        self._stats.clear()
+        return dict(zip(("d_real", "d_fake", "d_loss", "g_loss"), mean))
 
 
 class GANGenerator:
@@ -69,13 +103,7 @@ class GANGenerator:
     ):
         if loss not in GAN_LOSSES:
             raise ConfigError(f"model.family.loss: {loss!r} is not a GAN loss; choose one of: {', '.join(GAN_LOSSES)}")
-        if isinstance(augment, str):
-            augment = [a.strip() for a in augment.split(",") if a.strip()]
-        unknown = sorted(set(augment) - set(POLICIES))
-        if unknown:
-            raise ConfigError(
-                f"model.family.augment: unknown DiffAugment operation {unknown[0]!r}; choose from {POLICIES}"
-            )
+        augment = parse_augment(augment)
         if d_steps < 1:
             raise ConfigError(f"model.family.d_steps must be at least 1, got {d_steps}")
         if conditional and model.num_classes < 2:
@@ -95,7 +123,7 @@ class GANGenerator:
             d_steps,
         )
         self.conditional, self.adapt_what = conditional, adapt
-        self._stats: list[torch.Tensor] = []
+        self.diagnostics = GanDiagnostics()
         if conditional:  # the new-class slot holds an offset from the trained classes' mean embedding
             with torch.no_grad():
                 for table in (model.generator.embed, model.discriminator.embed):
@@ -134,14 +162,14 @@ class GANGenerator:
         labels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         z = torch.randn(n, self.model.latent_dim, generator=gen).to(device)
-        return functional_call(self.model.generator, _part(params, "generator."), (z, labels))
+        return functional_call(self.model.generator, sub_params(params, "generator."), (z, labels))
 
     def _critic(
         self, params: Params, images: torch.Tensor, gen: torch.Generator | None, labels: torch.Tensor | None = None
     ) -> torch.Tensor:
         if self.augment:
             images = diff_augment(images, self.augment, gen)
-        return functional_call(self.model.discriminator, _part(params, "discriminator."), (images, labels))
+        return functional_call(self.model.discriminator, sub_params(params, "discriminator."), (images, labels))
 
     def _discriminator_loss(
         self,
@@ -178,9 +206,7 @@ class GANGenerator:
         d_loss, real_out, fake_out = self._discriminator_loss(params, images, fake.detach(), gen, labels)
         frozen = {k: (v.detach() if k.startswith("discriminator.") else v) for k, v in params.items()}
         g_loss = generator_loss(self.loss, self._critic(frozen, fake, gen, labels))  # type: ignore[arg-type]
-        self._stats.append(
-            torch.stack([torch.sigmoid(real_out).mean(), torch.sigmoid(fake_out).mean(), d_loss, g_loss]).detach()
-        )
+        self.diagnostics.record(real_out, fake_out, d_loss, g_loss)
         return d_loss + g_loss
 
     def _conditioning(
@@ -195,14 +221,8 @@ class GANGenerator:
         return labels, params
 
     def take_diagnostics(self) -> dict[str, float]:
-        """Means over the outer losses computed since the last call: the discriminator's mean
-        probability of 'real' on real (``d_real``) and on generated images (``d_fake``), and the two
-        losses. The training loop logs them and watches them for a discriminator that wins outright."""
-        if not self._stats:
-            return {}
-        mean = torch.stack(self._stats).mean(0).tolist()
-        self._stats.clear()
-        return dict(zip(("d_real", "d_fake", "d_loss", "g_loss"), mean))
+        """See :class:`GanDiagnostics`."""
+        return self.diagnostics.take()
 
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:

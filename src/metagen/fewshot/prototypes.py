@@ -26,8 +26,9 @@ class PrototypeClassifier:
     def __init__(self, model: nn.Module):
         self.model = model
 
-    def episode_loss(self, params: Params, task: Task) -> torch.Tensor:
-        """Prototypical loss of the task's queries against its support's class means."""
+    def episode_loss(self, params: Params, task: Task, gen: torch.Generator | None = None) -> torch.Tensor:
+        """Prototypical loss of the task's queries against its support's class means (deterministic:
+        ``gen`` is not used)."""
         support = functional_call(self.model, params, (task.support_x,))
         queries = functional_call(self.model, params, (task.query_x,))
         return prototypical_loss(support, task.support_y, queries, task.query_y, task.n_way)

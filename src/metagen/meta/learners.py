@@ -9,8 +9,9 @@
   meta-gradient is ``theta - mean(phi_task)``; with outer SGD at rate epsilon this is exactly
   ``theta += epsilon * (mean(phi) - theta)``.
 - Prototypical networks (Snell, Swersky and Zemel 2017, "Prototypical Networks for Few-shot
-  Learning"): metric-based, no inner loop; the meta-gradient is that of an episode loss (queries
-  classified by distance to the support's class means).
+  Learning") and other amortised models such as the Neural Statistician (Edwards and Storkey
+  2017): no inner loop; the meta-gradient is that of an episode loss (queries classified by
+  distance to the support's class means, or explained given the support's context).
 - Meta-SGD (Li, Zhou, Chen and Li 2017, "Meta-SGD: Learning to Learn Quickly for Few-Shot
   Learning"): MAML whose inner learning rates are learned, per parameter, per tensor or one scalar.
 - Pretraining (the "pretrain, then fine-tune" baseline of the few-shot generation literature, for
@@ -40,8 +41,9 @@ from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
 TaskLoss = Callable[[Params, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
-ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd", "protonet", "pretrain")
-EpisodeLoss = Callable[[Params, Task], torch.Tensor]
+ALGORITHMS = ("maml", "fomaml", "reptile", "metasgd", "protonet", "episodic", "pretrain")
+EPISODIC_ALGORITHMS = ("protonet", "episodic")
+EpisodeLoss = Callable[[Params, Task, torch.Generator], torch.Tensor]
 
 
 class MetaLearner:
@@ -286,20 +288,25 @@ class Pretrain(MetaLearner):
         return list(grads), float(loss.detach())
 
 
-class ProtoNet(MetaLearner):
-    """Prototypical networks: ``task_loss`` is an episode loss ``(params, task) -> loss`` that uses
-    support and query together; adaptation leaves the parameters as they are (the support enters
-    through the class prototypes instead)."""
+class Episodic(MetaLearner):
+    """Amortised learners trained episodically: the meta-gradient is that of an episode loss
+    ``(params, task, gen) -> loss`` that uses support and query together, and the support enters
+    through the network rather than through gradient steps: class prototypes (Prototypical
+    Networks, Snell et al. 2017; ``protonet``) or a set encoder's context (the Neural
+    Statistician, Edwards and Storkey 2017; ``episodic``). Adaptation leaves the parameters as they
+    are, unless it is asked for steps and given a ``finetune_loss`` (amortised, then fine-tuned)."""
 
-    def __init__(self, model: nn.Module, episode_loss: EpisodeLoss, **kwargs):
-        super().__init__(model, episode_loss, **kwargs)  # type: ignore[arg-type]
-        self.episode_loss = episode_loss
+    def __init__(self, model: nn.Module, episode_loss: EpisodeLoss, finetune_loss: TaskLoss | None = None, **kwargs):
+        super().__init__(model, finetune_loss or episode_loss, **kwargs)  # type: ignore[arg-type]
+        self.episode_loss, self.finetune_loss = episode_loss, finetune_loss
 
-    def adapt(self, x, y, gen, steps=None, create_graph=False) -> Params:  # noqa: D102 (no inner loop)
-        return self.params()
+    def adapt(self, x, y, gen, steps=None, create_graph=False) -> Params:  # noqa: D102
+        if not steps or self.finetune_loss is None:
+            return self.params()
+        return super().adapt(x, y, gen, steps, create_graph)
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
-        loss = self.episode_loss(self.params(), task)
+        loss = self.episode_loss(self.params(), task, gen)
         grads = torch.autograd.grad(loss, self.meta_parameters(), allow_unused=True)
         return list(grads), float(loss.detach())
 
@@ -314,9 +321,11 @@ def make_learner(
     outer_grad_clip: float | None = None,
     groups: list[ParamGroup] | None = None,
     schedule: list[str] | None = None,
+    finetune_loss: TaskLoss | None = None,
 ) -> MetaLearner:
     """Build the learner named ``algorithm`` (one of ``ALGORITHMS``). ``task_loss`` is the family's
-    per-split task loss, or for ``protonet`` its episode loss; ``groups`` and ``schedule`` make the
+    per-split task loss, or for ``protonet`` / ``episodic`` its episode loss (with ``finetune_loss``
+    for optional test-time steps); ``groups`` and ``schedule`` make the
     inner loop alternate between parameter groups (see :class:`MetaLearner`)."""
     common = dict(
         inner=inner,
@@ -336,6 +345,6 @@ def make_learner(
         return Reptile(model, task_loss, **common)
     if algorithm == "pretrain":
         return Pretrain(model, task_loss, **common)
-    if algorithm == "protonet":
-        return ProtoNet(model, task_loss, **common)  # type: ignore[arg-type]  (an episode loss)
+    if algorithm in EPISODIC_ALGORITHMS:
+        return Episodic(model, task_loss, finetune_loss, **common)  # type: ignore[arg-type]  (an episode loss)
     raise ConfigError(f"unknown meta-learning algorithm {algorithm!r}; choose one of: {', '.join(ALGORITHMS)}")

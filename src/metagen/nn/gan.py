@@ -20,8 +20,12 @@ from metagen.nn.registry import register_network
 
 
 def _spectral(weight: torch.Tensor) -> torch.Tensor:
-    """``weight`` divided by its largest singular value (as a [out, in * k * k] matrix)."""
-    return weight / torch.linalg.matrix_norm(weight.flatten(1), ord=2)
+    """``weight`` divided by its largest singular value (as a [out, in * k * k] matrix), taken as
+    the square root of the largest eigenvalue of the smaller Gram matrix (W W^T or W^T W): the same
+    value as an SVD's, at a fraction of its cost for wide or tall matrices."""
+    w = weight.flatten(1)
+    gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    return weight / torch.linalg.eigvalsh(gram)[-1].clamp_min(1e-12).sqrt()
 
 
 class SNConv2d(nn.Conv2d):

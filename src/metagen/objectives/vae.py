@@ -34,3 +34,20 @@ def negative_elbo(
 ) -> torch.Tensor:
     """Mean over the batch of -ELBO = reconstruction NLL + beta * KL, in nats per image."""
     return (reconstruction_nll(logits, x, likelihood) + beta * gaussian_kl(mu, logvar)).mean()
+
+
+def gaussian_kl_between(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """KL( N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)) ) summed over the last dimension."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(-1)
+
+
+def set_negative_elbo(terms: dict[str, torch.Tensor], x: torch.Tensor, likelihood: str) -> torch.Tensor:
+    """Negative ELBO of images ``x`` [B, ...] given a set's context (Edwards and Storkey 2017), in
+    nats per image: reconstruction NLL + KL(q(z | x, c) || p(z | c)) per image, plus the context's
+    KL(q(c | set) || N(0, I)) shared out over the B images. ``terms`` is ``SetVAE.forward``'s output."""
+    nll = reconstruction_nll(terms["logits"], x, likelihood)
+    kl_z = gaussian_kl_between(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
+    kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
+    return (nll + kl_z).mean() + kl_c / x.shape[0]

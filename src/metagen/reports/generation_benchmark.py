@@ -52,6 +52,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method("VAE, Meta-SGD", str(configs / "omniglot_vae_metasgd.yaml")),
         Method("GAN, FIGR (Reptile)", figr),
         Method("GAN, DAWSON (FOMAML)", dawson),
+        Method("Set-VAE (Neural Statistician), no steps", str(configs / "omniglot_set_vae.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("GAN, pretrain + fine-tune", figr, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -65,11 +66,13 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
     its meta-learner, the other meta-learner, and the baselines."""
     vae = str(configs / ("celeba_vae_reptile.yaml" if dataset == "celeba" else "att_faces_vae_fomaml.yaml"))
     gan = str(configs / ("celeba_gan_figr.yaml" if dataset == "celeba" else "att_faces_gan_dawson.yaml"))
+    set_vae = str(configs / f"{dataset}_set_vae.yaml")
     return [
         Method("VAE, Reptile", vae, ("meta.algorithm=reptile",)),
         Method("VAE, FOMAML", vae, ("meta.algorithm=fomaml",)),
         Method("GAN, FIGR (Reptile)", gan, ("meta.algorithm=reptile",)),
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
+        Method("Set-VAE (Neural Statistician), no steps", set_vae),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
     ]

@@ -47,7 +47,7 @@ class ModelConfig:
 class MetaConfig:
     """The meta-learning algorithm, its inner loop (training and adaptation) and its outer loop."""
 
-    algorithm: Literal["reptile", "fomaml", "maml", "metasgd", "protonet", "pretrain"] = "reptile"
+    algorithm: Literal["reptile", "fomaml", "maml", "metasgd", "protonet", "episodic", "pretrain"] = "reptile"
     n_way: int = 1
     k_shot: int = 5
     q_query: int = 5

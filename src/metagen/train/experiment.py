@@ -17,6 +17,8 @@ from metagen.fewshot.classifier import FewShotClassifier
 from metagen.fewshot.gan import GANGenerator
 from metagen.fewshot.prototypes import PrototypeClassifier
 from metagen.fewshot.restorer import Restorer
+from metagen.fewshot.set_gan import SetGANGenerator
+from metagen.fewshot.set_vae import SetVAEGenerator
 from metagen.fewshot.vae import VAEGenerator
 from metagen.meta.inner import InnerLoop
 from metagen.meta.learners import MetaLearner, make_learner
@@ -26,16 +28,22 @@ from metagen.nn.embedding import Conv4Embedding
 from metagen.nn.gan import DCGAN
 from metagen.nn.registry import NETWORKS, build_network
 from metagen.nn.restoration import DnCNN
+from metagen.nn.set_gan import SetGAN
+from metagen.nn.set_vae import SetVAE
 from metagen.nn.unet import UNet
 from metagen.nn.vae import ConvVAE
 from metagen.train.config import RunConfig
 
-Family = VAEGenerator | GANGenerator | FewShotClassifier | PrototypeClassifier | Restorer
+Family = (
+    VAEGenerator | GANGenerator | SetVAEGenerator | SetGANGenerator | FewShotClassifier | PrototypeClassifier | Restorer
+)
 # Which few-shot family wraps each network: generators sample images, classifiers predict labels,
 # embeddings classify by distance to class prototypes (and serve as evaluation feature spaces).
 FAMILIES: dict[type, type] = {
     ConvVAE: VAEGenerator,
     DCGAN: GANGenerator,
+    SetVAE: SetVAEGenerator,
+    SetGAN: SetGANGenerator,
     Conv4Classifier: FewShotClassifier,
     Conv4Embedding: PrototypeClassifier,
     DnCNN: Restorer,
@@ -43,6 +51,8 @@ FAMILIES: dict[type, type] = {
 }
 # Families whose episodes are scored by query accuracy (validation during training, evaluation).
 CLASSIFYING_FAMILIES = (FewShotClassifier, PrototypeClassifier)
+# Amortised families and the episodic algorithm each is trained with (and only they).
+EPISODIC_FAMILIES = {PrototypeClassifier: "protonet", SetVAEGenerator: "episodic", SetGANGenerator: "episodic"}
 
 
 @dataclass
@@ -127,9 +137,11 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
             f"restorers are meta-trained with maml, fomaml or metasgd (a self-supervised inner loop and a "
             f"supervised outer loss), not {config.meta.algorithm!r}"
         )
-    if (family_cls is PrototypeClassifier) != (config.meta.algorithm == "protonet"):
+    wanted = EPISODIC_FAMILIES.get(family_cls)
+    if wanted != config.meta.algorithm and (wanted or config.meta.algorithm in EPISODIC_FAMILIES.values()):
+        pairs = ", ".join(f"{a} with {f.__name__}" for f, a in EPISODIC_FAMILIES.items())
         raise ConfigError(
-            f"meta.algorithm=protonet goes with an embedding network (conv4_embedding) and only with one; "
+            f"the episodic algorithms go with their amortised families only ({pairs}); "
             f"got {config.meta.algorithm!r} with {network_spec['name']!r}"
         )
     model.to(config.train.device)
@@ -139,11 +151,14 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         raise ConfigError(f"model.family: bad options {config.model.family} ({exc})") from None
     m = config.meta
     inner = InnerLoop(m.inner_steps, m.inner_lr, m.inner_optimizer, m.grad_clip)
-    loss = family.episode_loss if isinstance(family, PrototypeClassifier) else family.task_loss
+    episodic = isinstance(family, (PrototypeClassifier, SetVAEGenerator, SetGANGenerator))
+    loss = family.episode_loss if episodic else family.task_loss  # type: ignore[union-attr]
     groups, schedule = family.param_groups(inner) if isinstance(family, GANGenerator) else (None, None)
+    finetune = family.task_loss if isinstance(family, SetVAEGenerator) else None
     learner = make_learner(
-        m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip, groups=groups, schedule=schedule
-    )
+        m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip,
+        groups=groups, schedule=schedule, finetune_loss=finetune,
+    )  # fmt: skip
     learner.extra.to(config.train.device)
     if m.batching == "vmap":
         if type(family) is not FewShotClassifier:

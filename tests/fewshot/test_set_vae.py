@@ -1,0 +1,78 @@
+"""The set-conditioned VAE (Neural Statistician): its ELBO terms against torch.distributions, any
+number of shots, order invariance, episodic training, one-pass generation and refusals."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch.distributions import Normal, kl_divergence
+
+from metagen.errors import ConfigError
+from metagen.fewshot.adapt import generate, load_generator
+from metagen.nn.set_vae import SetVAE
+from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
+from metagen.train.config import config_from_dict
+from metagen.train.loop import train
+
+TINY_SET_VAE = {
+    "data": {"dataset": "glyphs", "size": 28},
+    "model": {"name": "set_vae", "options": {"latent_dim": 4, "context_dim": 8, "width": 8, "hidden": 32}},
+    "meta": {"algorithm": "episodic", "k_shot": 3, "q_query": 2, "meta_batch": 2, "inner_steps": 0, "adapt_steps": 0},
+    "train": {"steps": 4, "seed": 0, "log_every": 1, "checkpoint_every": 2, "sample_every": 100},
+}
+
+
+def test_kl_between_gaussians_matches_torch_distributions():
+    g = torch.Generator().manual_seed(0)
+    mu_q, mu_p, lv_q, lv_p = (torch.randn(5, 3, generator=g, dtype=torch.float64) for _ in range(4))
+    ref = kl_divergence(Normal(mu_q, (0.5 * lv_q).exp()), Normal(mu_p, (0.5 * lv_p).exp())).sum(-1)
+    torch.testing.assert_close(gaussian_kl_between(mu_q, lv_q, mu_p, lv_p), ref)
+
+
+def test_set_elbo_is_its_sum_of_terms():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16).double()
+    shots, images = torch.rand(3, 1, 28, 28, dtype=torch.float64), torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    terms = net(shots, images, torch.zeros(6, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64))
+    nll = torch.nn.functional.binary_cross_entropy_with_logits(terms["logits"], images, reduction="sum") / 2
+    kl_z = kl_divergence(Normal(terms["mu_z"], (0.5 * terms["logvar_z"]).exp()),
+                         Normal(terms["prior_mu"], (0.5 * terms["prior_logvar"]).exp())).sum() / 2  # fmt: skip
+    kl_c = kl_divergence(Normal(terms["mu_c"], (0.5 * terms["logvar_c"]).exp()), Normal(0.0, 1.0)).sum() / 2
+    torch.testing.assert_close(set_negative_elbo(terms, images, "bernoulli"), nll + kl_z + kl_c)
+
+
+def test_context_takes_any_number_of_shots_in_any_order():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16)
+    shots = torch.rand(10, 1, 28, 28)
+    for k in (1, 3, 7, 10):
+        with torch.no_grad():
+            out = net.generate(shots[:k], torch.randn(5, 4))
+        assert out.shape == (5, 1, 28, 28) and 0 <= float(out.min()) and float(out.max()) <= 1
+    mu, _ = net.context(net.features(shots))
+    mu_shuffled, _ = net.context(net.features(shots[torch.randperm(10)]))
+    torch.testing.assert_close(mu, mu_shuffled, rtol=1e-5, atol=1e-6)
+
+
+def test_episodic_training_then_one_pass_generation(tmp_path: Path):
+    result = train(config_from_dict(TINY_SET_VAE), tmp_path / "run", show_progress=False)
+    assert torch.isfinite(torch.tensor(result.final_loss))
+    assert json.loads((tmp_path / "run/model.json").read_text())["family"] == "set-vae"
+    loaded = load_generator(tmp_path / "run")
+    exp = loaded.experiment
+    shots = torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    own = exp.learner.adapt(shots, torch.zeros(4, dtype=torch.long), torch.Generator(), steps=0)
+    assert all(own[k] is p for k, p in exp.learner.model.named_parameters())  # no gradient steps
+    a = generate(loaded, shots, 6, seed=1)
+    assert a.shape == (6, 1, 28, 28) and torch.equal(a, generate(loaded, shots, 6, seed=1))
+    assert not torch.equal(a, generate(loaded, shots[:1], 6, seed=1))  # the shots matter
+    assert not torch.equal(a, generate(loaded, shots, 6, seed=1, steps=2))  # amortised, then fine-tuned
+
+
+def test_set_vae_goes_with_the_episodic_algorithm_only(tmp_path: Path):
+    with pytest.raises(ConfigError, match="episodic"):
+        train(config_from_dict(TINY_SET_VAE, ["meta.algorithm=reptile"]), tmp_path / "a", show_progress=False)
+    with pytest.raises(ConfigError, match="episodic"):
+        train(config_from_dict(TINY_SET_VAE, ["model.name=conv_vae", "model.options={}"]), tmp_path / "b",
+              show_progress=False)  # fmt: skip
