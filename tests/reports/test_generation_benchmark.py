@@ -71,4 +71,4 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods = bench.omniglot_methods(REPO / "configs") + bench.face_methods(REPO / "configs", "celeba")
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
-    assert len({bench.slug(m.name) for m in bench.omniglot_methods(REPO / "configs")}) == 11
+    assert len({bench.slug(m.name) for m in bench.omniglot_methods(REPO / "configs")}) == 12

@@ -53,6 +53,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method("GAN, FIGR (Reptile)", figr),
         Method("GAN, DAWSON (FOMAML)", dawson),
         Method("Set-VAE (Neural Statistician), no steps", str(configs / "omniglot_set_vae.yaml")),
+        Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("GAN, pretrain + fine-tune", figr, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -73,6 +74,8 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method("GAN, FIGR (Reptile)", gan, ("meta.algorithm=reptile",)),
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
         Method("Set-VAE (Neural Statistician), no steps", set_vae),
+        Method("Set-GAN (local fusion), no steps", str(configs / "celeba_set_gan.yaml"), (f"data.dataset={dataset}",)
+               + (("data.channels=1", "data.options={}") if dataset == "att" else ())),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
     ]
