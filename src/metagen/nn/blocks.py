@@ -29,3 +29,22 @@ def conv_gn_act(
     conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
     conv = conv_cls(c_in, c_out, kernel, stride, padding, bias=False)
     return nn.Sequential(conv, nn.GroupNorm(min(8, c_out), c_out), nn.SiLU())
+
+
+def check_image_network(channels: int, likelihood: str | None = None) -> None:
+    """Refuse channel counts other than 1 or 3, and likelihoods other than 'bernoulli' or 'gaussian'."""
+    if channels not in (1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if likelihood is not None and likelihood not in ("bernoulli", "gaussian"):
+        raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
+
+
+def encoder_layers(image_size: int, channels: int, width: int) -> tuple[list[nn.Module], list[int], int]:
+    """The convolutional encoder shared by the VAEs and the set GAN: a 3x3 block, then stride-2
+    blocks down to the base side. Returns the layers, the widths (``width`` doubled per halving, up
+    to 4x) and the base side."""
+    steps, side = downsample_steps(image_size)
+    widths = [min(width * 2**i, 4 * width) for i in range(steps + 1)]
+    layers = [conv_gn_act(channels, widths[0], 3, 1, 1)]
+    layers += [conv_gn_act(widths[i], widths[i + 1], 4, 2, 1) for i in range(steps)]
+    return layers, widths, side

@@ -40,6 +40,20 @@ class SNLinear(nn.Linear):
         return F.linear(x, _spectral(self.weight), self.bias)
 
 
+def discriminator_layers(
+    image_size: int, channels: int, width: int, spectral_norm: bool
+) -> tuple[list[nn.Module], int]:
+    """The DCGAN discriminator's convolutional trunk (a 3x3 convolution, then stride-2 ones down to
+    the base side, LeakyReLU 0.2, no normalisation layers) and the size of its flattened output."""
+    steps, base = downsample_steps(image_size)
+    conv = SNConv2d if spectral_norm else nn.Conv2d
+    widths = [width * min(2**i, 8) for i in range(steps + 1)]
+    layers: list[nn.Module] = [conv(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2)]
+    for i in range(steps):
+        layers += [conv(widths[i], widths[i + 1], 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
+    return layers, widths[-1] * base * base
+
+
 @register_network("dcgan_generator")
 class DCGANGenerator(nn.Module):
     """Args:
@@ -92,16 +106,11 @@ class DCGANDiscriminator(nn.Module):
     def __init__(self, image_size: int = 28, channels: int = 1, width: int = 32, spectral_norm: bool = False,
                  num_classes: int = 0):  # fmt: skip
         super().__init__()
-        steps, base = downsample_steps(image_size)
-        conv = SNConv2d if spectral_norm else nn.Conv2d
+        blocks, features = discriminator_layers(image_size, channels, width, spectral_norm)
         linear = SNLinear if spectral_norm else nn.Linear
-        widths = [width * min(2**i, 8) for i in range(steps + 1)]
-        blocks: list[nn.Module] = [conv(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for i in range(steps):
-            blocks += [conv(widths[i], widths[i + 1], 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.blocks = nn.Sequential(*blocks)
-        self.head = linear(widths[-1] * base * base, 1)
-        self.embed = nn.Embedding(num_classes, widths[-1] * base * base) if num_classes else None
+        self.head = linear(features, 1)
+        self.embed = nn.Embedding(num_classes, features) if num_classes else None
         self.image_size, self.channels, self.num_classes = image_size, channels, num_classes
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
@@ -131,12 +140,8 @@ class DCGAN(nn.Module):
         super().__init__()
         self.generator = DCGANGenerator(image_size, channels, latent_dim, width, num_classes)
         self.discriminator = DCGANDiscriminator(image_size, channels, d_width, spectral_norm, num_classes)
-        self.image_size, self.channels, self.latent_dim, self.num_classes = (
-            image_size,
-            channels,
-            latent_dim,
-            num_classes,
-        )
+        self.image_size, self.channels = image_size, channels
+        self.latent_dim, self.num_classes = latent_dim, num_classes
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The discriminator's logits on generated images D(G(z)) [B]."""

@@ -18,19 +18,16 @@ import math
 import torch
 from torch import nn
 
-from metagen.nn.blocks import conv_gn_act, downsample_steps
-from metagen.nn.gan import SNConv2d, SNLinear
+from metagen.nn.blocks import conv_gn_act, encoder_layers
+from metagen.nn.gan import SNLinear, discriminator_layers
 from metagen.nn.registry import register_network
 
 
 class SetGenerator(nn.Module):
     def __init__(self, image_size: int, channels: int, latent_dim: int, width: int):
         super().__init__()
-        steps, base = downsample_steps(image_size)
-        widths = [width * min(2**i, 4) for i in range(steps + 1)]
-        top = widths[-1]
-        enc = [conv_gn_act(channels, widths[0], 3, 1, 1)]
-        enc += [conv_gn_act(widths[i], widths[i + 1], 4, 2, 1) for i in range(steps)]
+        enc, widths, base = encoder_layers(image_size, channels, width)
+        steps, top = len(widths) - 1, widths[-1]
         self.encoder = nn.Sequential(*enc)
         self.query = nn.Linear(latent_dim, top)
         self.key = nn.Conv2d(top, top, 1)
@@ -57,15 +54,9 @@ class SetGenerator(nn.Module):
 class SetDiscriminator(nn.Module):
     def __init__(self, image_size: int, channels: int, width: int, spectral_norm: bool, embed_dim: int = 128):
         super().__init__()
-        steps, base = downsample_steps(image_size)
-        conv = SNConv2d if spectral_norm else nn.Conv2d
+        blocks, features = discriminator_layers(image_size, channels, width, spectral_norm)
         linear = SNLinear if spectral_norm else nn.Linear
-        widths = [width * min(2**i, 8) for i in range(steps + 1)]
-        blocks: list[nn.Module] = [conv(channels, widths[0], 3, padding=1), nn.LeakyReLU(0.2)]
-        for i in range(steps):
-            blocks += [conv(widths[i], widths[i + 1], 4, stride=2, padding=1), nn.LeakyReLU(0.2)]
         self.blocks = nn.Sequential(*blocks, nn.Flatten())
-        features = widths[-1] * base * base
         self.head = linear(features, 1)
         self.embed = linear(features, embed_dim)
         self.project = linear(embed_dim, embed_dim)

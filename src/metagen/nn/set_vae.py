@@ -15,7 +15,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from metagen.nn.blocks import conv_gn_act, downsample_steps
+from metagen.nn.blocks import check_image_network, conv_gn_act, encoder_layers
 from metagen.nn.registry import register_network
 
 
@@ -48,15 +48,10 @@ class SetVAE(nn.Module):
         likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
     ):
         super().__init__()
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-        steps, side = downsample_steps(image_size)
-        widths = [min(width * 2**i, 4 * width) for i in range(steps + 1)]
+        check_image_network(channels, likelihood)
+        enc, widths, side = encoder_layers(image_size, channels, width)
+        steps = len(widths) - 1
         flat = widths[-1] * side * side
-        enc = [conv_gn_act(channels, widths[0], 3, 1, 1)]
-        enc += [conv_gn_act(widths[i], widths[i + 1], 4, 2, 1) for i in range(steps)]
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, hidden), nn.SiLU())
         self.statistic = _mlp(hidden, hidden, hidden)  # applied per image, then mean-pooled over the set
         self.context_posterior = _mlp(hidden, hidden, 2 * context_dim)

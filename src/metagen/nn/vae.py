@@ -11,7 +11,7 @@ from typing import Literal
 import torch
 from torch import nn
 
-from metagen.nn.blocks import conv_gn_act, downsample_steps
+from metagen.nn.blocks import check_image_network, conv_gn_act, encoder_layers
 from metagen.nn.registry import register_network
 
 
@@ -37,17 +37,12 @@ class ConvVAE(nn.Module):
         likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
     ):
         super().__init__()
-        if channels not in (1, 3):
-            raise ValueError(f"channels must be 1 or 3, got {channels}")
-        if likelihood not in ("bernoulli", "gaussian"):
-            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}")
-        steps, side = downsample_steps(image_size)
-        widths = [min(width * 2**i, 4 * width) for i in range(steps + 1)]
+        check_image_network(channels, likelihood)
+        enc, widths, side = encoder_layers(image_size, channels, width)
+        steps = len(widths) - 1
         self.image_size, self.channels, self.latent_dim, self.likelihood = image_size, channels, latent_dim, likelihood
         self.base_side, self.base_width = side, widths[-1]
 
-        enc = [conv_gn_act(channels, widths[0], 3, 1, 1)]
-        enc += [conv_gn_act(widths[i], widths[i + 1], 4, 2, 1) for i in range(steps)]
         self.encoder = nn.Sequential(*enc, nn.Flatten())
         flat = widths[-1] * side * side
         self.to_stats = nn.Linear(flat, 2 * latent_dim)

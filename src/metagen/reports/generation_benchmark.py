@@ -74,8 +74,11 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method("GAN, FIGR (Reptile)", gan, ("meta.algorithm=reptile",)),
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
         Method("Set-VAE (Neural Statistician), no steps", set_vae),
-        Method("Set-GAN (local fusion), no steps", str(configs / "celeba_set_gan.yaml"), (f"data.dataset={dataset}",)
-               + (("data.channels=1", "data.options={}") if dataset == "att" else ())),
+        Method(
+            "Set-GAN (local fusion), no steps",
+            str(configs / "celeba_set_gan.yaml"),
+            (f"data.dataset={dataset}",) + (("data.channels=1", "data.options={}") if dataset == "att" else ()),
+        ),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
     ]
