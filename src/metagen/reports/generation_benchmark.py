@@ -142,7 +142,8 @@ def run_generation_benchmark(
                 result.by_shots[k] = report.summary
                 write_json_atomic(cached, report.summary)
                 if seed == seeds[0] and k == max(shots):
-                    save_grid(report.sample_rows[:6], figures / f"{slug(method.name)}.png")
+                    scale = 2 if report.sample_rows[0].shape[-1] < 64 else 1  # keeps a grid under 1 MiB
+                    save_grid(report.sample_rows[:6], figures / f"{slug(method.name)}.png", scale=scale)
             results.append(result)
     return results
 
