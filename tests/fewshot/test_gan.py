@@ -27,6 +27,15 @@ TINY_GAN = {
 }
 
 
+def assert_each_network_follows_its_loss(grads, params, d_loss, g_loss, rtol: float, atol: float) -> None:
+    """``grads`` (by parameter name) equal d_loss's gradient for the discriminator's parameters and
+    g_loss's for the generator's."""
+    for prefix, loss in (("discriminator.", d_loss), ("generator.", g_loss)):
+        names = [k for k in params if k.startswith(prefix)]
+        for k, ref in zip(names, torch.autograd.grad(loss, [params[k] for k in names], retain_graph=True)):
+            torch.testing.assert_close(grads[k], ref, rtol=rtol, atol=atol, msg=k)
+
+
 def _gan(seed: int = 0) -> tuple[DCGAN, GANGenerator]:
     torch.manual_seed(seed)
     model = DCGAN(image_size=28, channels=1, latent_dim=8, width=8, d_width=8)
@@ -80,12 +89,7 @@ def test_outer_loss_gives_each_network_its_own_objective():
     fake = model.generator(torch.randn(4, 8, generator=gen))
     d_loss = F.softplus(-model.discriminator(real)).mean() + F.softplus(model.discriminator(fake.detach())).mean()
     g_loss = F.softplus(-model.discriminator(fake)).mean()
-    d_names = [k for k in params if k.startswith("discriminator.")]
-    g_names = [k for k in params if k.startswith("generator.")]
-    for k, g in zip(d_names, torch.autograd.grad(d_loss, [params[k] for k in d_names])):
-        torch.testing.assert_close(grads[k], g, rtol=1e-5, atol=1e-7)
-    for k, g in zip(g_names, torch.autograd.grad(g_loss, [params[k] for k in g_names])):
-        torch.testing.assert_close(grads[k], g, rtol=1e-5, atol=1e-7)
+    assert_each_network_follows_its_loss(grads, params, d_loss, g_loss, rtol=1e-5, atol=1e-7)
     stats = family.take_diagnostics()
     assert set(stats) == {"d_real", "d_fake", "d_loss", "g_loss"}
     assert stats["d_loss"] == pytest.approx(float(d_loss.detach()), rel=1e-5)

@@ -115,13 +115,8 @@ class GANGenerator:
             )
         if adapt not in ("embedding", "all"):
             raise ConfigError(f"model.family.adapt must be 'embedding' or 'all', got {adapt!r}")
-        self.model, self.loss, self.augment, self.gp_weight, self.d_steps = (
-            model,
-            loss,
-            tuple(augment),
-            gp_weight,
-            d_steps,
-        )
+        self.model, self.loss, self.augment = model, loss, augment
+        self.gp_weight, self.d_steps = gp_weight, d_steps
         self.conditional, self.adapt_what = conditional, adapt
         self.diagnostics = GanDiagnostics()
         if conditional:  # the new-class slot holds an offset from the trained classes' mean embedding

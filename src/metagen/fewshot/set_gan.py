@@ -49,7 +49,7 @@ class SetGANGenerator:
         augment = parse_augment(augment)
         if mode_seeking < 0:
             raise ConfigError(f"model.family.mode_seeking must be 0 or more, got {mode_seeking}")
-        self.model, self.loss, self.augment, self.mode_seeking = model, loss, tuple(augment), mode_seeking
+        self.model, self.loss, self.augment, self.mode_seeking = model, loss, augment, mode_seeking
         self.diagnostics = GanDiagnostics()
 
     def _generate(self, params: Params, shots: torch.Tensor, z: torch.Tensor) -> torch.Tensor:

@@ -32,7 +32,7 @@ class DivergenceWatch:
         bad = sorted(k for k, v in metrics.items() if not math.isfinite(v))
         if bad:
             return f"non-finite {', '.join(bad)} ({', '.join(f'{k}={metrics[k]}' for k in bad)})"
-        if not all(bool(torch.isfinite(p).all()) for p in params):
+        if not bool(torch.stack([torch.isfinite(p).all() for p in params]).all()):  # one device sync
             return "non-finite parameters after the outer step"
         d_real, d_fake = metrics.get("d_real"), metrics.get("d_fake")
         if d_real is None or d_fake is None or not self.patience:
