@@ -6,18 +6,22 @@ and scikit-image's classical restorers, side by side on matched and mismatched d
         [--conditions all|matched|mismatched] [--max-images 3] [--device cpu]
 
 Without --meta-run / --plain-run it first trains both from configs/restoration/denoise_unet_fomaml.yaml
-for --train-seconds each (the plain run with meta.inner_steps=0: ordinary supervised training).
+for --train-seconds each (the plain run with meta.inner_steps=0: ordinary supervised training); with
+--parallel both train at the same time, one process and one thread each, so that on a two-core
+machine each gets one core for the same wall-clock budget.
 The same comparison runs from the command line as `metagen restore --benchmark`.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import shlex
 import sys
 from pathlib import Path
 
+import torch
 from _common import RESULTS, machine_info, write_results
 
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
@@ -27,11 +31,28 @@ from metagen.train.loop import train
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
 
-def train_runs(out: Path, seconds: float, device: str, overrides: list[str]) -> tuple[Path, Path]:
+def train_one(overrides: list[str], out: Path, threads: int | None) -> None:
+    if threads:
+        torch.set_num_threads(threads)
+    train(load_config(RECIPE, overrides), out, resume=True, show_progress=False)
+
+
+def train_runs(out: Path, seconds: float, device: str, overrides: list[str], parallel: bool) -> tuple[Path, Path]:
     common = [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000", *overrides]
-    for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"])):
-        if not (out / name / "model.json").exists():
-            train(load_config(RECIPE, common + extra), out / name, resume=True, show_progress=False)
+    jobs = [(common + extra, out / name) for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"]))]
+    jobs = [job for job in jobs if not (job[1] / "model.json").exists()]
+    if not parallel:
+        for job in jobs:
+            train_one(*job, None)
+        return out / "meta", out / "plain"
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=train_one, args=(*job, 1)) for job in jobs]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join()
+    if any(process.exitcode for process in processes):
+        raise SystemExit("a training process failed; see its log in the run folder")
     return out / "meta", out / "plain"
 
 
@@ -40,6 +61,7 @@ def main() -> None:
     parser.add_argument("--meta-run")
     parser.add_argument("--plain-run")
     parser.add_argument("--train-seconds", type=float, default=600)
+    parser.add_argument("--parallel", action="store_true", help="train both runs at once, one thread each")
     parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for both trained runs (key=value)")
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
@@ -52,7 +74,9 @@ def main() -> None:
     if args.meta_run and args.plain_run:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
-        meta_run, plain_run = train_runs(Path(args.runs_dir), args.train_seconds, args.device, args.override)
+        meta_run, plain_run = train_runs(
+            Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel
+        )
     conditions = CONDITION_GROUPS[args.conditions]
     result = run_benchmark(
         meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed

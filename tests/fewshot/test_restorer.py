@@ -13,8 +13,9 @@ from metagen.eval.image_quality import psnr
 from metagen.fewshot.restorer import Restorer, adapt_and_restore
 from metagen.meta import InnerLoop, make_learner
 from metagen.nn.unet import UNet
-from metagen.objectives.restoration import blind_spot_loss, random_neighbours, rescale_loss
+from metagen.objectives.restoration import blind_spot_loss, random_neighbours, refill_loss, rescale_loss
 from metagen.tasks.degradations import parse_degradation
+from metagen.tasks.fill import pull_push_fill
 from metagen.tasks.restoration import RestorationSampler
 from tests.conftest import write_image
 
@@ -48,6 +49,42 @@ def test_blind_spot_loss_scores_only_hidden_known_pixels():
     assert blind_spot_loss(lambda inp: inp, x, known, gen, fraction=0.25).item() > 0.01
     # unknown pixels are never scored
     assert blind_spot_loss(lambda inp: inp * 0, x, torch.zeros_like(known), gen).item() == 0.0
+
+
+def test_refill_loss_hides_known_pixels_and_fills_them_again():
+    x = torch.rand(2, 1, 16, 16)
+    known = (torch.rand(2, 1, 16, 16) > 0.3).float()
+    gen = torch.Generator().manual_seed(0)
+    assert refill_loss(lambda inp: x, x, known, gen, fraction=0.25).item() == 0.0
+    seen = []
+    loss = refill_loss(lambda inp: seen.append(inp) or inp, x, known, torch.Generator().manual_seed(1), 0.25)
+    hidden = (known > 0) & (seen[0] != x)  # the pixels the restorer saw refilled
+    assert loss.item() > 0.01 and hidden.sum() > 0.15 * known.sum() and not hidden[known == 0].any()
+    expected = ((seen[0] - x) ** 2)[hidden].sum() / hidden.sum()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert refill_loss(lambda inp: inp * 0, x, torch.zeros_like(known), gen).item() == 0.0
+
+
+def test_inpainting_tasks_are_filled_and_adapt_by_refilling():
+    images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(2)]
+    sampler = RestorationSampler(images, [parse_degradation("missing:fraction=0.3,fraction_max=0.4")], 24, 3, 2)
+    task = sampler.sample(np.random.default_rng(0))
+    assert task.meta["degradation"].startswith("missing:fraction=0.3") and not task.support_y.all()
+    assert task.support_x.min() > 0.1  # the lost pixels were filled, not left black
+    family = Restorer(UNet(1, 4, 1))
+    params = dict(family.model.named_parameters())
+    loss = family.task_loss(params, task.support_x, task.support_y, torch.Generator().manual_seed(3))
+    restore = lambda inp: family.model(inp)  # noqa: E731
+    mask = task.support_y.float()
+    assert loss.item() == refill_loss(restore, task.support_x, mask, torch.Generator().manual_seed(3)).item()
+    # the restorer fills the user's image the same way before the network sees it
+    torch.nn.init.zeros_(family.model.out.weight), torch.nn.init.zeros_(family.model.out.bias)  # identity net
+    learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(1, 1e-3, "adam"), 1e-3)
+    image = smooth_image(30, 34)
+    known = np.random.default_rng(0).random(image.shape) > 0.5
+    out = adapt_and_restore(learner, family, image * known, known, steps=0)
+    filled = pull_push_fill(torch.from_numpy(image * known)[None, None], torch.from_numpy(known)[None, None])
+    assert np.allclose(out, filled[0, 0].numpy(), atol=1e-6) and np.array_equal(out[known], image[known])
 
 
 def test_task_contract_and_family_dispatch():

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from metagen.reports.classical import CLASSICAL
-from metagen.reports.restoration_benchmark import Condition, degrade, per_channel, run_condition
+from metagen.reports.restoration_benchmark import PULL_PUSH, Condition, degrade, per_channel, pull_push, run_condition
+from metagen.reports.restoration_targets import target_lines
 from tests.conftest import write_image
 
 
@@ -51,3 +52,37 @@ def test_per_channel_runs_a_grey_method_on_colour():
 
     out = per_channel(grey)(np.ones((4, 5, 3), np.float32), None)
     assert calls == [(4, 5)] * 3 and out.shape == (4, 5, 3) and np.all(out == 0.5)
+
+
+def test_pull_push_peer_fills_only_inpainting_inputs():
+    x = np.random.default_rng(0).random((6, 7, 3)).astype(np.float32)
+    known = np.random.default_rng(1).random((6, 7)) > 0.4
+    assert pull_push(x, None) is None
+    out = pull_push(x * known[..., None], known)
+    assert out.shape == x.shape and np.array_equal(out[known], x[known]) and (out[~known] > 0).all()
+    assert pull_push(x[..., 0] * known, known).shape == (6, 7)
+
+
+def test_targets_say_met_or_missed_and_by_how_much():
+    def row(set_name, degradation, method, psnr, matched=False, seconds=1.0):
+        return {"set": set_name, "degradation": degradation, "method": method, "psnr": psnr, "matched": matched,
+                "seconds_per_image": seconds}  # fmt: skip
+
+    ours = "metagen meta-learned, 10 steps"
+    rows = [
+        row("BSD68", "gaussian:sigma=25", ours, 28.0, True, 2.0),
+        row("BSD68", "gaussian:sigma=25", "DnCNN-25 (published weights)", 29.0, True),
+        row("Set12", "missing:fraction=0.5", ours, 31.0),
+        row("Set12", "missing:fraction=0.5", "same net, ordinary training, 10 steps", 35.0),
+        row("Set12", "missing:fraction=0.5", PULL_PUSH, 28.0),
+        row("Set12", "missing:fraction=0.5", "biharmonic inpainting (skimage)", 30.5),
+        row("Set5", "sr:scale=2", ours, 34.0),
+        row("Set5", "sr:scale=2", "degraded input (bicubic for SR)", 33.0),
+        row("Set5", "sr:scale=2", "total variation (skimage)", 32.0),
+    ]
+    lines = target_lines(rows)
+    assert "28.00 dB, missed by 1.23 dB" in lines[0]
+    assert "against biharmonic inpainting (skimage) 30.50 dB, met (+0.50 dB)" in lines[1]  # ours are not peers
+    assert "against degraded input" not in lines[2] and "total variation (skimage) 32.00 dB, met (+2.00 dB)" in lines[2]
+    assert "Set5 x2, at least 2 dB above bicubic (33.00 dB here): 34.00 dB, missed by 1.00 dB" in lines[3]
+    assert lines[4].endswith("2.00 s (mean over the BSD68 conditions), met") and len(lines) == 5

@@ -45,6 +45,20 @@ def test_noise_statistics():
     assert np.mean(sp != 0.5) == pytest.approx(0.2, abs=0.01) and set(np.unique(sp)) == {0.0, 0.5, 1.0}
 
 
+def test_random_levels_are_drawn_per_application_or_fixed_per_task():
+    flat = np.full((64, 64), 0.5, dtype=np.float32)
+    rng = np.random.default_rng(0)
+    ranged = parse_degradation("missing:fraction=0.1,fraction_max=0.4")
+    lost = [1 - ranged.apply(flat, rng).known.mean() for _ in range(30)]
+    assert 0.08 <= min(lost) and max(lost) <= 0.42 and np.ptp(lost) > 0.15
+    task_level = ranged.instance(rng)
+    assert task_level.fraction_max == 0 and 0.1 <= task_level.fraction <= 0.4
+    assert task_level.spec() == f"missing:fraction={task_level.fraction},fraction_max=0.0"
+    assert parse_degradation("gaussian:sigma=5,sigma_max=9").instance(rng).sigma_max == 0
+    fixed = parse_degradation("holes")
+    assert fixed.instance(rng) is fixed
+
+
 def test_bad_specs_are_clear():
     with pytest.raises(ConfigError, match="unknown degradation 'blur'; choose one of"):
         parse_degradation("blur")
@@ -52,6 +66,8 @@ def test_bad_specs_are_clear():
         parse_degradation("gaussian:level=3")
     with pytest.raises(ConfigError, match="not a number"):
         parse_degradation("sr:scale=two")
+    with pytest.raises(ConfigError, match="fractions must lie in"):
+        parse_degradation("missing:fraction=1.5")
 
 
 @pytest.mark.parametrize("scale, published", [(2, 33.66), (4, 28.42)])

@@ -20,7 +20,8 @@ from torch.func import functional_call
 
 from metagen.meta.inner import Params
 from metagen.meta.learners import MetaLearner
-from metagen.objectives.restoration import blind_spot_loss, rescale_loss, supervised_loss
+from metagen.objectives.restoration import blind_spot_loss, refill_loss, rescale_loss, supervised_loss
+from metagen.tasks.fill import pull_push_fill
 from metagen.tasks.task import Task
 
 
@@ -45,7 +46,8 @@ class Restorer:
             self.sr_scale = previous
 
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Self-supervised loss when ``y`` is the known-pixel mask (bool): blind-spot masking, or
+        """Self-supervised loss when ``y`` is the known-pixel mask (bool): blind-spot masking where
+        every pixel is known, hiding and refilling known pixels where some are not (inpainting),
         the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image."""
 
         def restore(inp: torch.Tensor) -> torch.Tensor:
@@ -55,6 +57,8 @@ class Restorer:
             return supervised_loss(restore(x), y)
         if self.sr_scale:
             return rescale_loss(restore, x, self.sr_scale)
+        if not bool(y.all()):
+            return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()
@@ -89,12 +93,15 @@ def adapt_and_restore(
 ) -> np.ndarray:
     """Adapt to one degraded image (float [H, W] or [H, W, C]) with ``steps`` self-supervised steps
     on random crops of it, then restore the whole image. ``steps`` 0 is the meta-learned network as
-    it is. ``sr_scale``: the image is a low-resolution one upscaled by this factor (adaptation uses
-    the super-resolution loss, on crops whose sides are multiples of it)."""
+    it is. ``known``: for inpainting, the known pixels (bool [H, W]); the unknown ones are filled by
+    pull-push interpolation before the network sees them, as in training. ``sr_scale``: the image is
+    a low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
+    whose sides are multiples of it)."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
     image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
     mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
+    image = pull_push_fill(image[None], mask[None].to(device))[0]
     gen = torch.Generator().manual_seed(seed)
     params = learner.params()
     if steps > 0:

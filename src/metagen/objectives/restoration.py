@@ -7,8 +7,9 @@ replaced by the value of a random other pixel of their 5x5 neighbourhood and the
 predict the degraded values there. The replaced value is an independent noisy sample, so the
 network learns to rely on the context rather than the pixel itself, and is then used as it is on
 unmasked images (as Noise2Void does). For pixel-independent noise the best prediction is the clean
-value; for missing pixels and holes, predicting hidden known pixels from their context is
-inpainting.
+value; for missing pixels and holes (inputs whose unknown pixels were filled by pull-push, see
+``metagen.tasks.fill``), :func:`refill_loss` hides known pixels, fills them again the same way and
+scores the prediction there: predicting hidden known pixels from their context is inpainting.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+
+from metagen.tasks.fill import pull_push_fill
 
 
 def supervised_loss(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -47,11 +50,32 @@ def blind_spot_loss(
 ) -> torch.Tensor:
     """Self-supervised loss of ``restore`` on ``degraded`` [B, C, H, W]: replace ``fraction`` of the
     known pixels (``known`` [B, 1, H, W]) by random neighbours, score the prediction there."""
-    draw = torch.rand(known.shape, generator=gen) if gen is not None else torch.rand(known.shape)
-    hidden = (draw.to(known.device) < fraction).to(known.dtype) * known
+    hidden = _hide(known, gen, fraction)
     masked = degraded * (1 - hidden) + random_neighbours(degraded, gen) * hidden
     error = (restore(masked) - degraded) ** 2 * hidden
     return error.sum() / (hidden.sum() * degraded.shape[1]).clamp_min(1.0)
+
+
+def _hide(known: torch.Tensor, gen: torch.Generator | None, fraction: float) -> torch.Tensor:
+    """A random ``fraction`` of the known pixels, as a {0, 1} mask shaped like ``known``."""
+    draw = torch.rand(known.shape, generator=gen) if gen is not None else torch.rand(known.shape)
+    return (draw.to(known.device) < fraction).to(known.dtype) * known
+
+
+def refill_loss(
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    filled: torch.Tensor,
+    known: torch.Tensor,
+    gen: torch.Generator | None,
+    fraction: float = 1 / 16,
+) -> torch.Tensor:
+    """Self-supervised inpainting loss on ``filled`` [B, C, H, W] (unknown pixels already filled):
+    hide ``fraction`` of the known pixels (``known`` [B, 1, H, W], {0, 1}), fill them by pull-push
+    from the pixels still known, and score the restorer's prediction of the hidden values."""
+    hidden = _hide(known, gen, fraction)
+    refilled = pull_push_fill(filled, (known - hidden) > 0)
+    error = (restore(refilled) - filled) ** 2 * hidden
+    return error.sum() / (hidden.sum() * filled.shape[1]).clamp_min(1.0)
 
 
 def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torch.Tensor, scale: int) -> torch.Tensor:

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
 from metagen.data.image_sets import load_image_set
 from metagen.eval.image_quality import psnr, rgb_to_y, sr_scores, ssim
 from metagen.eval.restoration import kair_gaussian_noise
 from metagen.grid import to_uint8
 from metagen.tasks.degradations import Degraded, Downscale, GaussianNoise, crop_to_multiple, parse_degradation
+from metagen.tasks.fill import pull_push_fill
 
 Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray | None]
 
@@ -126,6 +128,18 @@ def run_condition(
     ]
 
 
+def pull_push(x: np.ndarray, known: np.ndarray | None) -> np.ndarray | None:
+    """The pull-push fill the networks receive as their input on inpainting conditions, as a peer:
+    what the networks add on top of it."""
+    if known is None:
+        return None
+    chw = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
+    out = pull_push_fill(torch.from_numpy(np.ascontiguousarray(chw))[None], torch.from_numpy(known)[None, None])[0]
+    return out[0].numpy() if x.ndim == 2 else out.numpy().transpose(1, 2, 0)
+
+
+INPUT = "degraded input (bicubic for SR)"
+PULL_PUSH = "pull-push fill (the networks' input)"
 CONDITION_GROUPS = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED}
 META_STEPS = (0, 1, 5, 10)
 PLAIN_STEPS = (0, 10)
@@ -193,7 +207,7 @@ def run_benchmark(
     def methods_for(condition: Condition) -> dict[str, Method]:
         degradation = parse_degradation(condition.degradation)
         scale = degradation.scale if isinstance(degradation, Downscale) else None
-        methods: dict[str, Method] = {"degraded input (bicubic for SR)": lambda x, known: x}
+        methods: dict[str, Method] = {INPUT: lambda x, known: x, PULL_PUSH: pull_push}
         for label, run, steps_list in labelled:
             for steps in steps_list:
                 methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, device, scale)
@@ -221,7 +235,7 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
     """The first image of a set: the input, each method's output (PSNR in the caption), the clean image."""
     from metagen.reports.writer import plt, save_figure
 
-    names = ["input", *[n for n in outputs if n not in ("input", "clean", "degraded input (bicubic for SR)")], "clean"]
+    names = ["input", *[n for n in outputs if n not in ("input", "clean", INPUT)], "clean"]
     rows = -(-len(names) // columns)
     fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
     for ax in axes.flat:
@@ -235,6 +249,14 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
     save_figure(fig, path, dpi=60)  # photographs in many panels: keep the file well under 1 MiB
 
 
+def _trained_on(runs: dict[str, dict[str, Any]]) -> str:
+    """What the runs' recipes trained on, from their stored configs."""
+    kinds = {
+        ", ".join(info["config"].get("data", {}).get("options", {}).get("degradations", [])) for info in runs.values()
+    }
+    return f"Trained on: {'; '.join(sorted(k for k in kinds if k))}. " if any(kinds) else ""
+
+
 def benchmark_markdown(
     result: BenchmarkResult, max_images: int | None, seed: int, machine: dict[str, Any]
 ) -> list[str]:
@@ -245,7 +267,7 @@ def benchmark_markdown(
     lines = [
         "# Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers",
         "",
-        f"Runs: {runs}; their configs are in the JSON twin. "
+        f"Runs: {runs}; their configs are in the JSON twin. {_trained_on(result.runs)}"
         f"{'First ' + str(max_images) if max_images else 'All'} images of each set, seed {seed}. PSNR (dB) / SSIM; "
         "super-resolution on the Y channel with the border cropped by the scale. 'matched': a degradation of the "
         "kind the meta-learned model trained on.",
@@ -259,6 +281,11 @@ def benchmark_markdown(
             f"| {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['seconds_per_image']:.2f} |" for r in these
         ]
         lines.append("")
+    from metagen.reports.restoration_targets import target_lines
+
+    targets = target_lines(result.rows)
+    if targets:
+        lines[4:4] = ["## Targets of the restoration issue", "", *targets, ""]
     lines += [*(f"![{name}]({path.name})" for name, path in result.figures.items()), "",
               f"Machine: {machine['cpu']}, {machine['cores']} cores{', ' + machine['gpu'] if 'gpu' in machine else ''}. "
               f"Total {result.seconds:.0f} s."]  # fmt: skip

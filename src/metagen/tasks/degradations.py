@@ -50,6 +50,11 @@ class Degradation(ABC):
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> Degraded:
         """Degrade ``clean`` with random numbers from ``rng``."""
 
+    def instance(self, rng: np.random.Generator) -> "Degradation":
+        """This degradation at a level fixed for one task: a blind one (a level range) draws its
+        level here; a fixed one is itself."""
+        return self
+
     def spec(self) -> str:
         params = ",".join(f"{f.name}={getattr(self, f.name)}" for f in fields(self))  # type: ignore[arg-type]
         return f"{self.name}:{params}" if params else self.name
@@ -73,6 +78,9 @@ class GaussianNoise(Degradation):
 
     def level(self, rng: np.random.Generator) -> float:
         return float(rng.uniform(self.sigma, self.sigma_max)) if self.sigma_max > self.sigma else self.sigma
+
+    def instance(self, rng: np.random.Generator) -> "GaussianNoise":
+        return GaussianNoise(self.level(rng)) if self.sigma_max > self.sigma else self
 
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> Degraded:
         x = _as_float(clean)
@@ -120,14 +128,29 @@ class SaltAndPepper(Degradation):
 
 @dataclass(frozen=True)
 class MissingPixels(Degradation):
-    """A random fraction ``fraction`` of pixels lost (set to 0); ``known`` marks the others."""
+    """A random fraction ``fraction`` of pixels lost (set to 0); ``known`` marks the others.
+    ``fraction_max`` > ``fraction`` makes the fraction random: each application (or each task, see
+    :meth:`instance`) draws it uniformly from [fraction, fraction_max]."""
 
     name: ClassVar[str] = "missing"
     fraction: float = 0.5
+    fraction_max: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.fraction < 1 or self.fraction_max >= 1:
+            raise ValueError(f"fractions must lie in [0, 1), got {self.fraction} and {self.fraction_max}")
+
+    def level(self, rng: np.random.Generator) -> float:
+        return (
+            float(rng.uniform(self.fraction, self.fraction_max)) if self.fraction_max > self.fraction else self.fraction
+        )
+
+    def instance(self, rng: np.random.Generator) -> "MissingPixels":
+        return MissingPixels(self.level(rng)) if self.fraction_max > self.fraction else self
 
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> Degraded:
         x = _as_float(clean)
-        known = rng.random(x.shape[:2]) >= self.fraction
+        known = rng.random(x.shape[:2]) >= self.level(rng)
         return Degraded(x * (known[..., None] if x.ndim == 3 else known), known)
 
 

@@ -1,6 +1,7 @@
 """Restoration tasks: patches of one training image under one degradation at one level.
 
-Data contract: ``support_x`` / ``query_x`` are degraded patches [S|Q, C, P, P] float32;
+Data contract: ``support_x`` / ``query_x`` are degraded patches [S|Q, C, P, P] float32, their
+unknown pixels (inpainting) filled by pull-push interpolation (``metagen.tasks.fill``);
 ``support_y`` is the bool mask of known pixels [S, 1, P, P] (the inner loop sees no clean image);
 ``query_y`` is the clean patches [Q, C, P, P] float32 in [0, 1]. Support and query patches are
 distinct crops of the same image with the same degradation instance (the same noise level).
@@ -8,22 +9,15 @@ distinct crops of the same image with the same degradation instance (the same no
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from metagen.errors import InputError
-from metagen.tasks.degradations import Degradation, GaussianNoise
+from metagen.tasks.degradations import Degradation
+from metagen.tasks.fill import pull_push_fill
 from metagen.tasks.task import Task
-
-
-def degradation_instance(degradation: Degradation, rng: np.random.Generator) -> Degradation:
-    """The degradation at a level fixed for one task (a blind Gaussian draws its sigma here)."""
-    if isinstance(degradation, GaussianNoise) and degradation.sigma_max > degradation.sigma:
-        return replace(degradation, sigma=degradation.level(rng), sigma_max=0.0)
-    return degradation
 
 
 def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -56,7 +50,7 @@ class RestorationSampler:
 
     def sample(self, rng: np.random.Generator) -> Task:
         image = self.images[int(rng.integers(len(self.images)))]
-        degradation = degradation_instance(self.degradations[int(rng.integers(len(self.degradations)))], rng)
+        degradation = self.degradations[int(rng.integers(len(self.degradations)))].instance(rng)
         clean = [self._crop(image, rng) for _ in range(self.support + self.query)]
         degraded = [degradation.apply(c, rng) for c in clean]
 
@@ -64,12 +58,15 @@ class RestorationSampler:
             chw = [a[None] if a.ndim == 2 else a.transpose(2, 0, 1) for a in arrays]
             return torch.from_numpy(np.stack(chw).astype(np.float32))
 
-        known = [np.ones(c.shape[:2], bool) if d.known is None else d.known for c, d in zip(clean, degraded)]
+        known = torch.from_numpy(
+            np.stack([np.ones(c.shape[:2], bool) if d.known is None else d.known for c, d in zip(clean, degraded)])
+        )[:, None]
+        inputs = pull_push_fill(stack([d.image for d in degraded]), known)
         s = self.support
         return Task(
-            support_x=stack([d.image for d in degraded[:s]]),
-            support_y=torch.from_numpy(np.stack(known[:s])[:, None]),
-            query_x=stack([d.image for d in degraded[s:]]),
+            support_x=inputs[:s],
+            support_y=known[:s],
+            query_x=inputs[s:],
             query_y=stack(clean[s:]),
             classes=(),
             meta={"degradation": degradation.spec()},
