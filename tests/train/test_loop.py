@@ -125,6 +125,20 @@ def test_time_budget_stops_early_with_a_final_model(tmp_path: Path):
     assert json.loads((tmp_path / "r" / "model.json").read_text())["step"] == result.steps
 
 
+def test_time_budget_counts_every_session_of_a_resumed_run(tmp_path: Path):
+    """An interrupted run resumes where it stopped: its time budget is spent over all sessions."""
+    budget = ["train.steps=100000", "train.time_budget_s=1.0"]
+    first = train(config_from_dict(TINY, budget), tmp_path / "r", show_progress=False)
+    spent = json.loads((tmp_path / "r" / "run.json").read_text())["training_seconds"]
+    assert 1.0 <= spent and json.loads((tmp_path / "r" / "model.json").read_text())["training_seconds"] == spent
+    again = train(config_from_dict(TINY, budget), tmp_path / "r", resume=True, show_progress=False)
+    assert again.stopped_by_budget and again.steps == first.steps + 1  # the budget was already spent: one step
+    more = train(config_from_dict(TINY, ["train.steps=100000", "train.time_budget_s=2.0"]), tmp_path / "r",
+                 resume=True, show_progress=False)  # fmt: skip
+    total = json.loads((tmp_path / "r" / "run.json").read_text())["training_seconds"]
+    assert more.steps > again.steps and 2.0 <= total < spent + 2.0 + more.seconds
+
+
 def test_divergence_is_a_clear_error(tmp_path: Path, capsys):
     from metagen.cli.main import main
 

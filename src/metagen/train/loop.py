@@ -161,10 +161,12 @@ def train(
     np_rng = np.random.default_rng(config.train.seed)
     # on the CPU whatever the device, so a run draws the same random numbers on CPU and GPU
     torch_gen = torch.Generator().manual_seed(config.train.seed)
-    start, rollbacks = 0, Rollbacks()
+    start, rollbacks, earlier_seconds = 0, Rollbacks(), 0.0
     if resume and existing:
         start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen)
-        rollbacks = Rollbacks.from_json(read_checkpoint_meta(existing[-1][1]).get("stability"))
+        resumed = read_checkpoint_meta(existing[-1][1])
+        rollbacks = Rollbacks.from_json(resumed.get("stability"))
+        earlier_seconds = float(resumed.get("training_seconds", 0.0))
         _scale_learning_rates(exp, rollbacks.lr_scale)
 
     world.barrier()  # every process has checked the run directory before the first one writes to it
@@ -196,12 +198,13 @@ def train(
                 logger.rewind(step)
                 logger.record(step, {"rollback_to_step": step, "lr_scale": rollbacks.lr_scale})
                 continue
-            by_budget = budget is not None and world.agree(time.perf_counter() - t0 - preview_seconds >= budget)
+            trained = earlier_seconds + time.perf_counter() - t0 - preview_seconds  # over every session
+            by_budget = budget is not None and world.agree(trained >= budget)
             last = step == config.train.steps or by_budget
             logger.step(step, metrics, write=step % config.train.log_every == 0 or last)
             if main and (step % config.train.checkpoint_every == 0 or last):
                 save_run_state(run_dir / CHECKPOINT_DIR / f"step-{step:08d}", exp, step, source.split, np_rng,
-                               torch_gen, rollbacks.to_json())  # fmt: skip
+                               torch_gen, rollbacks.to_json(), trained)  # fmt: skip
                 prune_checkpoints(run_dir, config.train.keep_checkpoints)
             if main and (step % config.train.sample_every == 0 or last):
                 p0 = time.perf_counter()
@@ -217,14 +220,17 @@ def train(
         logger.close()
     seconds = time.perf_counter() - t0
     if main:
-        final = save_run_state(run_dir / FINAL_STEM, exp, step, source.split, np_rng, torch_gen, rollbacks.to_json())
+        trained = earlier_seconds + seconds - preview_seconds
+        final = save_run_state(
+            run_dir / FINAL_STEM, exp, step, source.split, np_rng, torch_gen, rollbacks.to_json(), trained
+        )
         record = {
             "steps": step,
             "steps_planned": config.train.steps,
             "stopped_by_time_budget": by_budget,
             "resumed_from": start,
             "seconds": seconds,
-            "training_seconds": seconds - preview_seconds,
+            "training_seconds": trained,
             "processes": world.size,
             "final_checkpoint": final.name,
             "final_loss": loss if math.isfinite(loss) else None,

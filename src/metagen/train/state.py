@@ -62,9 +62,11 @@ def save_run_state(
     np_rng: np.random.Generator,
     torch_gen: torch.Generator,
     stability: dict[str, Any] | None = None,
+    training_seconds: float | None = None,
 ) -> Path:
     """Write a resumable checkpoint of the run at ``step`` (with the run's rollback record
-    ``stability``, see ``metagen.train.stability``)."""
+    ``stability``, see ``metagen.train.stability``, and the training time spent so far over every
+    session of the run, so that a resumed run keeps its time budget)."""
     tensors = {**_prefixed("model", exp.learner.model), **_prefixed("extra", exp.learner.extra)}
     record: dict[str, Any] = {
         "kind": exp.family.kind,
@@ -78,6 +80,8 @@ def save_run_state(
     }
     if stability is not None:
         record["stability"] = stability
+    if training_seconds is not None:
+        record["training_seconds"] = training_seconds
     if exp.learner.optimizer is not None:
         optim_tensors, record["optimizer"] = optimizer_to_checkpoint(exp.learner.optimizer)
         tensors.update(optim_tensors)
