@@ -86,3 +86,33 @@ def test_targets_say_met_or_missed_and_by_how_much():
     assert "against degraded input" not in lines[2] and "total variation (skimage) 32.00 dB, met (+2.00 dB)" in lines[2]
     assert "Set5 x2, at least 2 dB above bicubic (33.00 dB here): 34.00 dB, missed by 1.00 dB" in lines[3]
     assert lines[4].endswith("2.00 s (mean over the BSD68 conditions), met") and len(lines) == 5
+
+
+def test_noise_estimate_recovers_the_true_sigma():
+    from metagen.reports.opencv_peers import noise_sigma
+
+    yy, xx = np.mgrid[0:160, 0:170]
+    smooth = 0.5 + 0.3 * np.sin(xx / 9) * np.cos(yy / 11)
+    rng = np.random.default_rng(0)
+    for sigma in (5, 25, 50):
+        assert 255 * noise_sigma(smooth + rng.normal(0, sigma / 255, smooth.shape)) == pytest.approx(sigma, rel=0.05)
+
+
+def test_opencv_peers_denoise_and_inpaint(tiny_sets):
+    pytest.importorskip("cv2")  # the opencv extra (part of dev)
+    from metagen.reports.opencv_peers import OPENCV
+
+    noise = {r["method"]: r for r in run_condition(Condition("Set12", "gaussian:sigma=25", True),
+                                                   {"identity": lambda x, k: x, **OPENCV}, tiny_sets, None)}  # fmt: skip
+    assert set(noise) == {"identity", "fast non-local means (OpenCV)"}
+    assert noise["fast non-local means (OpenCV)"]["psnr"] > noise["identity"]["psnr"] + 3
+    holes = {r["method"]: r for r in run_condition(Condition("Set12", "missing:fraction=0.5", False),
+                                                   {"identity": lambda x, k: x, **OPENCV}, tiny_sets, None)}  # fmt: skip
+    for name in ("Telea inpainting (OpenCV)", "Navier-Stokes inpainting (OpenCV)"):
+        assert holes[name]["psnr"] > holes["identity"]["psnr"] + 10
+    rgb = np.random.default_rng(0).random((20, 24, 3)).astype(np.float32)
+    assert OPENCV["fast non-local means (OpenCV)"](rgb, None).shape == rgb.shape
+    known = np.ones((20, 24), bool)
+    known[5:9, 6:12] = False
+    out = OPENCV["Telea inpainting (OpenCV)"](rgb * known[..., None], known)
+    assert out.shape == rgb.shape and np.abs(out[known] - rgb[known]).max() <= 0.5 / 255 + 1e-6

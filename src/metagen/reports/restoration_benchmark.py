@@ -192,9 +192,10 @@ def run_benchmark(
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
-    peers; one comparison figure per test set."""
+    peers (scikit-image's, and OpenCV's where it is installed); one comparison figure per test set."""
     from metagen.eval.restoration import module_restorer
     from metagen.nn.restoration import load_kair_dncnn
+    from metagen.reports import opencv_peers
     from metagen.reports.classical import CLASSICAL
 
     t0 = time.perf_counter()
@@ -217,7 +218,7 @@ def run_benchmark(
             methods["DnCNN-25 (published weights)"] = per_channel(
                 lambda x, known: dncnn_restore(x) if known is None else None
             )
-        return {**methods, **CLASSICAL}
+        return {**methods, **CLASSICAL, **(opencv_peers.OPENCV if opencv_peers.available() else {})}
 
     rows: list[dict[str, Any]] = []
     figures: dict[str, Path] = {}
