@@ -52,8 +52,13 @@ def blind_spot_loss(
     known pixels (``known`` [B, 1, H, W]) by random neighbours, score the prediction there."""
     hidden = _hide(known, gen, fraction)
     masked = degraded * (1 - hidden) + random_neighbours(degraded, gen) * hidden
-    error = (restore(masked) - degraded) ** 2 * hidden
-    return error.sum() / (hidden.sum() * degraded.shape[1]).clamp_min(1.0)
+    return _hidden_error(restore(masked), degraded, hidden)
+
+
+def _hidden_error(restored: torch.Tensor, target: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the hidden pixels (``hidden`` [B, 1, H, W], {0, 1}) and channels."""
+    error = (restored - target) ** 2 * hidden
+    return error.sum() / (hidden.sum() * target.shape[1]).clamp_min(1.0)
 
 
 def _hide(known: torch.Tensor, gen: torch.Generator | None, fraction: float) -> torch.Tensor:
@@ -73,9 +78,7 @@ def refill_loss(
     hide ``fraction`` of the known pixels (``known`` [B, 1, H, W], {0, 1}), fill them by pull-push
     from the pixels still known, and score the restorer's prediction of the hidden values."""
     hidden = _hide(known, gen, fraction)
-    refilled = pull_push_fill(filled, (known - hidden) > 0)
-    error = (restore(refilled) - filled) ** 2 * hidden
-    return error.sum() / (hidden.sum() * filled.shape[1]).clamp_min(1.0)
+    return _hidden_error(restore(pull_push_fill(filled, (known - hidden) > 0)), filled, hidden)
 
 
 def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torch.Tensor, scale: int) -> torch.Tensor:
