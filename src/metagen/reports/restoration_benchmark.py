@@ -139,6 +139,7 @@ def pull_push(x: np.ndarray, known: np.ndarray | None) -> np.ndarray | None:
 
 
 INPUT = "degraded input (bicubic for SR)"
+META_LABEL, PLAIN_LABEL = "metagen meta-learned", "same net, ordinary training"
 PULL_PUSH = "pull-push fill (the networks' input)"
 CONDITION_GROUPS = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED}
 META_STEPS = (0, 1, 5, 10)
@@ -201,9 +202,9 @@ def run_benchmark(
     t0 = time.perf_counter()
     dncnn_restore = module_restorer(load_kair_dncnn(dncnn), device) if dncnn else None
     runs: dict[str, dict[str, Any]] = {}
-    labelled = [("metagen meta-learned", meta_run, META_STEPS)]
+    labelled = [(META_LABEL, meta_run, META_STEPS)]
     if plain_run:
-        labelled.append(("same net, ordinary training", plain_run, PLAIN_STEPS))
+        labelled.append((PLAIN_LABEL, plain_run, PLAIN_STEPS))
 
     def methods_for(condition: Condition) -> dict[str, Method]:
         degradation = parse_degradation(condition.degradation)

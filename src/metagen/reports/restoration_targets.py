@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from metagen.reports.restoration_benchmark import INPUT, META_LABEL, PLAIN_LABEL
+
 DNCNN_S_BSD68_SIGMA25 = 29.23  # Zhang et al. 2017, "Beyond a Gaussian Denoiser", Table 2 (DnCNN-S)
-ADAPTED = "metagen meta-learned, 10 steps"
-OURS = ("metagen meta-learned", "same net, ordinary training", "degraded input")
+ADAPTED = f"{META_LABEL}, 10 steps"
+OURS = (META_LABEL, PLAIN_LABEL, INPUT)  # not peers: the networks under test and the input itself
 
 
 def _rows(rows: list[dict[str, Any]], set_name: str, degradation: str) -> dict[str, dict[str, Any]]:
@@ -37,8 +39,8 @@ def target_lines(rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"- {key[0]}, {key[1]} (never trained on): adapted model beats DnCNN-25 and every classical "
                      f"peer: {value:.2f} dB against {best} {peers[best]:.2f} dB, {_verdict(value, peers[best])}")  # fmt: skip
     sr = _rows(rows, "Set5", "sr:scale=2")
-    if ADAPTED in sr and any(m.startswith("degraded input") for m in sr):
-        bicubic = next(r["psnr"] for m, r in sr.items() if m.startswith("degraded input"))
+    if ADAPTED in sr and INPUT in sr:
+        bicubic = sr[INPUT]["psnr"]
         value = sr[ADAPTED]["psnr"]
         lines.append(f"- Set5 x2, at least 2 dB above bicubic ({bicubic:.2f} dB here): {value:.2f} dB, "
                      f"{_verdict(value, bicubic + 2)}")  # fmt: skip
