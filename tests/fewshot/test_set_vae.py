@@ -1,5 +1,6 @@
 """The set-conditioned VAE (Neural Statistician): its ELBO terms against torch.distributions, any
-number of shots, order invariance, episodic training, one-pass generation and refusals."""
+number of shots, order invariance, local fusion of the shots' maps, episodic training, one-pass
+generation and refusals."""
 
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from torch.distributions import Normal, kl_divergence
 
 from metagen.errors import ConfigError
 from metagen.fewshot.adapt import generate, load_generator
-from metagen.nn.set_vae import SetVAE
+from metagen.nn.set_vae import SetVAE, random_fusion
 from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
@@ -76,3 +77,55 @@ def test_set_vae_goes_with_the_episodic_algorithm_only(tmp_path: Path):
     with pytest.raises(ConfigError, match="episodic"):
         train(config_from_dict(TINY_SET_VAE, ["model.name=conv_vae", "model.options={}"]), tmp_path / "b",
               show_progress=False)  # fmt: skip
+    with pytest.raises(ConfigError, match="fusion must be one of"):
+        train(config_from_dict(TINY_SET_VAE, ["model.family.fusion=blend"]), tmp_path / "c", show_progress=False)
+
+
+def test_local_levels_reach_the_decoder_at_their_resolutions():
+    torch.manual_seed(0)
+    for size, channels, levels in ((28, 1, 2), (64, 3, 3)):
+        net = SetVAE(image_size=size, channels=channels, latent_dim=4, context_dim=6, width=8, hidden=16,
+                     local_levels=levels)  # fmt: skip
+        _, maps = net.features_and_maps(torch.rand(3, channels, size, size))
+        assert [m.shape[-1] for m in maps] == [net.base_side * 2**i for i in range(levels)]
+        out = net.generate(torch.rand(3, channels, size, size), torch.randn(5, 4), fusion=random_fusion(5, 3))
+        assert out.shape == (5, channels, size, size)
+    with pytest.raises(ValueError, match="local_levels must lie in 0..2"):
+        SetVAE(local_levels=3)
+    assert not any("merge" in k for k in SetVAE(latent_dim=4, width=8, hidden=16).state_dict())  # the original model
+
+
+def test_fusion_mixes_the_shots_maps_convexly():
+    torch.manual_seed(0)
+    maps = [torch.randn(4, 2, 3, 3), torch.randn(4, 1, 6, 6)]
+    uniform = torch.full((2, 4), 0.25)
+    for fused, mean in zip(SetVAE.fuse(maps, uniform, 2), SetVAE.fuse(maps, None, 2), strict=True):
+        torch.testing.assert_close(fused, mean)
+    one_hot = torch.eye(4)[[2, 0]]
+    torch.testing.assert_close(SetVAE.fuse(maps, one_hot, 2)[1], maps[1][[2, 0]])
+    w = random_fusion(20000, 4, torch.Generator().manual_seed(0))
+    assert bool((w >= 0).all()) and torch.allclose(w.sum(1), torch.ones(20000))
+    torch.testing.assert_close(w.mean(0), torch.full((4,), 0.25), atol=0.01, rtol=0)  # Dirichlet(1) means
+    torch.testing.assert_close(w[:, 0].var(), torch.tensor(3 / 80), atol=0.002, rtol=0)  # (k-1)/(k^2 (k+1))
+    assert torch.equal(w, random_fusion(20000, 4, torch.Generator().manual_seed(0)))
+    picks = random_fusion(20000, 4, torch.Generator().manual_seed(1), "pick")
+    assert torch.equal(picks.sum(1), torch.ones(20000)) and set(picks.unique().tolist()) == {0.0, 1.0}
+    torch.testing.assert_close(picks.mean(0), torch.full((4,), 0.25), atol=0.015, rtol=0)
+    assert random_fusion(3, 4, mode="mean") is None
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        random_fusion(3, 4, mode="blend")
+
+
+def test_local_context_is_order_invariant_with_mean_fusion_and_trains(tmp_path: Path):
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=2)
+    shots, eps = torch.rand(5, 1, 28, 28), torch.randn(3, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(net.generate(shots, eps), net.generate(shots.flip(0), eps), rtol=1e-4, atol=1e-5)
+    config = config_from_dict(TINY_SET_VAE, ["model.options.local_levels=1"])
+    result = train(config, tmp_path / "run", show_progress=False)
+    assert torch.isfinite(torch.tensor(result.final_loss))
+    loaded = load_generator(tmp_path / "run")
+    assert loaded.experiment.learner.model.local_levels == 1
+    a = generate(loaded, shots[:3], 6, seed=1)
+    assert torch.equal(a, generate(loaded, shots[:3], 6, seed=1)) and not torch.equal(a[0], a[1])

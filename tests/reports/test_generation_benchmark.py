@@ -20,6 +20,7 @@ def _recipes(tmp_path: Path) -> list[bench.Method]:
         bench.Method("GAN, pretrain + fine-tune", str(tmp_path / "gan.yaml"), ("meta.algorithm=pretrain",),
                      meta_learned=False),
         bench.Method("GAN, scratch", str(tmp_path / "gan.yaml"), ("train.steps=0",), 3, meta_learned=False),
+        bench.Method("VAE, Reptile, 4 steps", str(tmp_path / "vae.yaml"), adapt_steps=4, run_of="VAE, Reptile"),
     ]  # fmt: skip
 
 
@@ -34,6 +35,10 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert scratch.steps == 0 and scratch.by_shots[2]["adapt_steps"] == 3
     assert results[0].steps >= 1 and results[0].by_shots[2]["test_classes"] == 4
     assert {p.name for p in (tmp_path / "figures").iterdir()} == {f"{bench.slug(m.name)}.png" for m in methods}
+    more_steps = results[3]  # the same weights as "VAE, Reptile", adapted with 4 steps: trained once
+    assert (more_steps.steps, more_steps.train_seconds) == (results[0].steps, results[0].train_seconds)
+    assert more_steps.by_shots[2]["adapt_steps"] == 4 and more_steps.by_shots[2]["run"] == results[0].by_shots[2]["run"]
+    assert {p.name for p in (tmp_path / "runs").iterdir()} == {f"{bench.slug(m.name)}-seed0" for m in methods[:3]}
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")
@@ -51,8 +56,8 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
         for key, _, _ in bench.METRICS:
             assert row[key]["per_seed"] and isinstance(row[key]["value"], float)
     verdict = bench.target_check(rows)
-    assert verdict[0] == "Best meta-learned method by class fidelity: **VAE, Reptile**."
-    assert len(verdict) == 1 + 2 + 1  # one line per other method, then memorisation and downstream
+    assert verdict[0].startswith("Best meta-learned method by class fidelity: **VAE, Reptile")
+    assert len(verdict) == 1 + 3 + 1  # one line per other method, then memorisation and downstream
 
 
 def test_metric_values_and_spread_over_seeds():
@@ -71,4 +76,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods = bench.omniglot_methods(REPO / "configs") + bench.face_methods(REPO / "configs", "celeba")
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
-    assert len({bench.slug(m.name) for m in bench.omniglot_methods(REPO / "configs")}) == 12
+    omniglot = bench.omniglot_methods(REPO / "configs")
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 13
+    names = {m.name for m in methods}
+    assert all(m.run_of in names for m in methods if m.run_of)

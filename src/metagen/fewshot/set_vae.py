@@ -5,7 +5,9 @@ K shots through its statistic network and generates from their context in one fo
 Trained episodically (``meta.algorithm=episodic``): in each task the context comes from the
 support images (a random number of them, 1 to K, so that any K works at test time) and the loss is
 the negative ELBO of the query images given that context, a bound on -log p(query | support) per
-image. Optionally the engine fine-tunes the amortised model on the shots at test time
+image. With local levels (``local_levels`` > 0) each image's fusion weights over the shots are
+drawn at random, in training and in generation, so new images draw on the shots differently.
+Optionally the engine fine-tunes the amortised model on the shots at test time
 (``meta.adapt_steps`` > 0): the ELBO of the shots given their own context.
 """
 
@@ -16,26 +18,38 @@ import copy
 import torch
 from torch.func import functional_call
 
+from metagen.errors import ConfigError
 from metagen.meta.inner import Params
-from metagen.nn.set_vae import SetVAE
+from metagen.nn.set_vae import FUSIONS, SetVAE, random_fusion
 from metagen.objectives.vae import set_negative_elbo
 from metagen.tasks.task import Task
 
 
 class SetVAEGenerator:
     """Args: ``temperature`` scales the prior std of new images' latents; ``random_shots`` draws
-    the size of each training context set uniformly from 1 to K."""
+    the size of each training context set uniformly from 1 to K; ``fusion`` says how each image
+    weighs the shots' local maps: 'mix' (random convex weights), 'pick' (one shot at random) or
+    'mean' (see ``random_fusion``)."""
 
     family = "set-vae"
     kind = "fewshot-generator"
 
-    def __init__(self, model: SetVAE, temperature: float = 1.0, random_shots: bool = True):
-        self.model, self.temperature, self.random_shots = model, temperature, random_shots
+    def __init__(self, model: SetVAE, temperature: float = 1.0, random_shots: bool = True, fusion: str = "mix"):
+        if fusion not in FUSIONS:
+            raise ConfigError(f"model.family.fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+        self.model, self.temperature, self.random_shots, self.fusion = model, temperature, random_shots, fusion
+
+    def _fusion(self, n: int, k: int, gen: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
+        if not self.model.local_levels:
+            return None
+        weights = random_fusion(n, k, gen, self.fusion)
+        return None if weights is None else weights.to(like)
 
     def _loss(self, params: Params, context_set: torch.Tensor, images: torch.Tensor, gen: torch.Generator | None):
         eps_c = torch.randn(self.model.context_dim, generator=gen).to(images)
         eps_z = torch.randn(images.shape[0], self.model.latent_dim, generator=gen).to(images)
-        terms = functional_call(self.model, params, (context_set, images, eps_c, eps_z))
+        fusion = self._fusion(len(images), len(context_set), gen, images)
+        terms = functional_call(self.model, params, (context_set, images, eps_c, eps_z, fusion))
         return set_negative_elbo(terms, images, self.model.likelihood)
 
     def episode_loss(self, params: Params, task: Task, gen: torch.Generator | None = None) -> torch.Tensor:
@@ -65,4 +79,4 @@ class SetVAEGenerator:
             net = copy.deepcopy(self.model)
             net.load_state_dict({k: v.detach() for k, v in params.items()})
         eps_z = torch.randn(n, self.model.latent_dim, generator=gen).to(shots.device)
-        return net.generate(shots, eps_z, self.temperature)
+        return net.generate(shots, eps_z, self.temperature, self._fusion(n, len(shots), gen, shots))

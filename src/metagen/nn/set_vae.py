@@ -35,6 +35,8 @@ class SetVAE(nn.Module):
     context_dim: size of the set's context c. width: channels of the first convolution, doubled at
     each halving up to 4x. hidden: width of the fully connected layers.
     likelihood: 'bernoulli' (glyphs) or 'gaussian' (photos), as for ``conv_vae``.
+    local_levels: how many of the deepest encoder resolutions pass the shots' fused maps to the
+    decoder (0: the pooled context only, the original Neural Statistician).
     """
 
     def __init__(
@@ -46,11 +48,14 @@ class SetVAE(nn.Module):
         width: int = 32,
         hidden: int = 256,
         likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
+        local_levels: int = 0,
     ):
         super().__init__()
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
+        if not 0 <= local_levels <= steps:
+            raise ValueError(f"local_levels must lie in 0..{steps} for {image_size}-pixel images, got {local_levels}")
         flat = widths[-1] * side * side
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, hidden), nn.SiLU())
         self.statistic = _mlp(hidden, hidden, hidden)  # applied per image, then mean-pooled over the set
@@ -60,37 +65,74 @@ class SetVAE(nn.Module):
         self.from_latent = nn.Sequential(nn.Linear(latent_dim + context_dim, flat), nn.SiLU())
         dec = [conv_gn_act(widths[i + 1], widths[i], 4, 2, 1, transpose=True) for i in reversed(range(steps))]
         self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels, 3, 1, 1))
+        # merge[i] joins the decoder's map before decoder[i] with the fused shot maps of its resolution
+        self.merge = nn.ModuleList(conv_gn_act(2 * w, w, 3, 1, 1) for w in widths[::-1][:local_levels])
+        self.n_conv = len(enc)
         self.image_size, self.channels, self.likelihood = image_size, channels, likelihood
         self.latent_dim, self.context_dim = latent_dim, context_dim
         self.base_side, self.base_width = side, widths[-1]
+
+    @property
+    def local_levels(self) -> int:
+        return len(self.merge)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Images [B, C, H, W] in [0, 1] -> features [B, hidden]."""
         return self.encoder(x * 2.0 - 1.0)
 
+    def features_and_maps(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Images -> features [B, hidden] and the encoder maps of the deepest ``local_levels``
+        resolutions, deepest first (the decoder's order)."""
+        h, maps = x * 2.0 - 1.0, []
+        for layer in self.encoder[: self.n_conv]:
+            h = layer(h)
+            maps.append(h)
+        return self.encoder[self.n_conv :](h), maps[::-1][: self.local_levels]
+
+    @staticmethod
+    def fuse(maps: list[torch.Tensor], weights: torch.Tensor | None, n: int) -> list[torch.Tensor]:
+        """Shot maps [K, F, h, w] per level -> ``n`` convex combinations [n, F, h, w] with
+        ``weights`` [n, K] (rows summing to 1); None: the shots' mean for all ``n``."""
+        if weights is None:
+            return [m.mean(dim=0, keepdim=True).expand(n, -1, -1, -1) for m in maps]
+        return [torch.einsum("nk,kfhw->nfhw", weights, m) for m in maps]
+
     def context(self, set_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features of one set [K, hidden] (any K >= 1) -> the context posterior (mu, logvar) [context_dim]."""
         return _gaussian(self.context_posterior(self.statistic(set_features).mean(dim=0)))
 
-    def decode(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """Latents [B, latent_dim] and a context [context_dim] -> output logits [B, C, H, W]."""
+    def decode(self, z: torch.Tensor, c: torch.Tensor, local: list[torch.Tensor] = ()) -> torch.Tensor:
+        """Latents [B, latent_dim], a context [context_dim] and, with local levels, the fused shot
+        maps [B, F, h, w] per level (``fuse``) -> output logits [B, C, H, W]."""
         h = self.from_latent(torch.cat([z, c.expand(len(z), -1)], dim=1))
-        return self.decoder(h.view(-1, self.base_width, self.base_side, self.base_side))
+        h = h.view(-1, self.base_width, self.base_side, self.base_side)
+        for i, layer in enumerate(self.decoder):
+            if i < len(local):
+                h = self.merge[i](torch.cat([h, local[i]], dim=1))
+            h = layer(h)
+        return h
 
     def forward(
-        self, context_set: torch.Tensor, images: torch.Tensor, eps_c: torch.Tensor, eps_z: torch.Tensor
+        self,
+        context_set: torch.Tensor,
+        images: torch.Tensor,
+        eps_c: torch.Tensor,
+        eps_z: torch.Tensor,
+        fusion: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """The terms of the ELBO of ``images`` [B, ...] given the context of ``context_set`` [K, ...]:
         output logits, the context posterior, and the latent posterior and prior; ``eps_c``
-        [context_dim] and ``eps_z`` [B, latent_dim] are standard-normal noise."""
-        mu_c, logvar_c = self.context(self.features(context_set))
+        [context_dim] and ``eps_z`` [B, latent_dim] are standard-normal noise; ``fusion`` [B, K]
+        weighs the shots' local maps for each image (None: their mean)."""
+        set_features, maps = self.features_and_maps(context_set)
+        mu_c, logvar_c = self.context(set_features)
         c = mu_c + torch.exp(0.5 * logvar_c) * eps_c
         cs = c.expand(len(images), -1)
         mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([self.features(images), cs], dim=1)))
         prior_mu, prior_logvar = _gaussian(self.latent_prior(cs))
         z = mu_z + torch.exp(0.5 * logvar_z) * eps_z
         return {
-            "logits": self.decode(z, c),
+            "logits": self.decode(z, c, self.fuse(maps, fusion, len(images))),
             "mu_c": mu_c,
             "logvar_c": logvar_c,
             "mu_z": mu_z,
@@ -99,10 +141,31 @@ class SetVAE(nn.Module):
             "prior_logvar": prior_logvar,
         }
 
-    def generate(self, shots: torch.Tensor, eps_z: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    def generate(
+        self, shots: torch.Tensor, eps_z: torch.Tensor, temperature: float = 1.0, fusion: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """New images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, ...] in one pass: the
-        context's posterior mean, latents from its prior p(z | c) (std scaled by ``temperature``)."""
-        c, _ = self.context(self.features(shots))
+        context's posterior mean, latents from its prior p(z | c) (std scaled by ``temperature``),
+        the shots' local maps mixed by ``fusion`` [n, K] (None: their mean)."""
+        set_features, maps = self.features_and_maps(shots)
+        c, _ = self.context(set_features)
         prior_mu, prior_logvar = _gaussian(self.latent_prior(c[None]))
         z = prior_mu + temperature * torch.exp(0.5 * prior_logvar) * eps_z
-        return torch.sigmoid(self.decode(z, c))
+        return torch.sigmoid(self.decode(z, c, self.fuse(maps, fusion, len(z))))
+
+
+FUSIONS = ("mix", "pick", "mean")
+
+
+def random_fusion(n: int, k: int, gen: torch.Generator | None = None, mode: str = "mix") -> torch.Tensor | None:
+    """``n`` convex weights over ``k`` shots [n, k]. 'mix': uniform on the simplex (Dirichlet(1):
+    normalised exponential draws), as the fusion GANs draw their interpolation coefficients; 'pick':
+    one shot at random per image (one-hot rows); 'mean': None, the shots' mean for every image."""
+    if mode == "mix":
+        e = -torch.log(torch.rand(n, k, generator=gen).clamp_min(1e-12))
+        return e / e.sum(dim=1, keepdim=True)
+    if mode == "pick":
+        return torch.nn.functional.one_hot(torch.randint(0, k, (n,), generator=gen), k).float()
+    if mode == "mean":
+        return None
+    raise ValueError(f"fusion must be one of {', '.join(FUSIONS)}, got {mode!r}")

@@ -31,16 +31,20 @@ from metagen.train.loop import train
 class Method:
     """``name`` in the tables; ``recipe`` (a YAML path) with ``overrides``; ``adapt_steps`` replaces
     the recipe's at evaluation (None keeps it); ``meta_learned`` marks the methods the targets are
-    about (not baselines)."""
+    about (not baselines); ``run_of`` names another method whose trained run this one evaluates
+    differently (the same weights with more adaptation steps), so it is trained once."""
 
     name: str
     recipe: str
     overrides: tuple[str, ...] = ()
     adapt_steps: int | None = None
     meta_learned: bool = True
+    run_of: str | None = None
 
 
 SCRATCH_STEPS = 100
+SET_VAE = "Set-VAE (local context), no steps"
+SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
@@ -52,7 +56,8 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method("VAE, Meta-SGD", str(configs / "omniglot_vae_metasgd.yaml")),
         Method("GAN, FIGR (Reptile)", figr),
         Method("GAN, DAWSON (FOMAML)", dawson),
-        Method("Set-VAE (Neural Statistician), no steps", str(configs / "omniglot_set_vae.yaml")),
+        Method(SET_VAE, str(configs / "omniglot_set_vae.yaml")),
+        Method(SET_VAE_TUNED, str(configs / "omniglot_set_vae.yaml"), adapt_steps=10, run_of=SET_VAE),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -73,7 +78,8 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method("VAE, FOMAML", vae, ("meta.algorithm=fomaml",)),
         Method("GAN, FIGR (Reptile)", gan, ("meta.algorithm=reptile",)),
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
-        Method("Set-VAE (Neural Statistician), no steps", set_vae),
+        Method(SET_VAE, set_vae),
+        Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
         Method(
             "Set-GAN (local fusion), no steps",
             str(configs / "celeba_set_gan.yaml"),
@@ -99,7 +105,7 @@ class MethodResult:
 
 def train_method(method: Method, seed: int, budget_s: float, out: Path, device: str) -> tuple[Path, dict[str, Any]]:
     """Train (or resume, or reuse) the run of ``method`` at ``seed`` under ``budget_s`` seconds."""
-    run = out / f"{slug(method.name)}-seed{seed}"
+    run = out / f"{slug(method.run_of or method.name)}-seed{seed}"
     overrides = [f"train.time_budget_s={budget_s}", "train.steps=1000000", f"train.seed={seed}",
                  f"train.device={device}", "train.sample_every=1000000", *method.overrides]  # fmt: skip
     if not (run / "run.json").exists():
