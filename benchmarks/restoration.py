@@ -15,44 +15,27 @@ The same comparison runs from the command line as `metagen restore --benchmark`.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import shlex
 import sys
 from pathlib import Path
 
-import torch
-from _common import RESULTS, machine_info, write_results
+from _common import RESULTS, machine_info, train_in_parallel, train_one, write_results
 
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
-from metagen.train.config import load_config
-from metagen.train.loop import train
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
 
-def train_one(overrides: list[str], out: Path, threads: int | None) -> None:
-    if threads:
-        torch.set_num_threads(threads)
-    train(load_config(RECIPE, overrides), out, resume=True, show_progress=False)
-
-
 def train_runs(out: Path, seconds: float, device: str, overrides: list[str], parallel: bool) -> tuple[Path, Path]:
     common = [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000", *overrides]
-    jobs = [(common + extra, out / name) for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"]))]
-    jobs = [job for job in jobs if not (job[1] / "model.json").exists()]
-    if not parallel:
+    jobs = [(RECIPE, common + extra, out / name) for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"]))]
+    jobs = [job for job in jobs if not (job[2] / "model.json").exists()]
+    if parallel:
+        train_in_parallel(jobs)
+    else:
         for job in jobs:
-            train_one(*job, None)
-        return out / "meta", out / "plain"
-    context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=train_one, args=(*job, 1)) for job in jobs]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join()
-    if any(process.exitcode for process in processes):
-        raise SystemExit("a training process failed; see its log in the run folder")
+            train_one(*job)
     return out / "meta", out / "plain"
 
 

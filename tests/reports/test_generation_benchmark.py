@@ -54,7 +54,11 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert len(lines) == 2 + len(methods) + 1 and lines[-1].endswith("| – | – |")
     for row in rows:
         for key, _, _ in bench.METRICS:
+            if key == "nll_bound" and "GAN" in row["method"]:  # no likelihood: an empty cell
+                assert row[key]["value"] is None and " – | " in lines[2 + rows.index(row)]
+                continue
             assert row[key]["per_seed"] and isinstance(row[key]["value"], float)
+    assert rows[0]["nll_bound"]["value"] > 0  # nats per image, an upper bound on -log p
     verdict = bench.target_check(rows)
     assert verdict[0].startswith("Best meta-learned method by class fidelity: **VAE, Reptile")
     assert len(verdict) == 1 + 3 + 1  # one line per other method, then memorisation and downstream

@@ -11,6 +11,7 @@ import torch
 
 from metagen.data.images import read_image_file
 from metagen.errors import InputError
+from metagen.meta.inner import Params
 from metagen.tasks.sampler import as_float
 from metagen.train.config import RunConfig
 from metagen.train.experiment import Experiment, build_experiment, check_device
@@ -85,6 +86,33 @@ def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tenso
     return as_float(np.stack([read_image_file(p, mode, size) for p in paths]))
 
 
+def adapt_to_shots(
+    loaded: LoadedRun,
+    shots: torch.Tensor,
+    seed: int = 0,
+    steps: int | None = None,
+    lr: float | None = None,
+) -> tuple[Params, torch.Generator]:
+    """Adapt the run's model to ``shots`` [K, C, H, W] with the recipe's adaptation (``steps`` and
+    ``lr`` override it); returns the adapted parameters and the seeded generator, positioned for
+    sampling. Same seed, same result."""
+    exp = loaded.experiment
+    if shots.shape[1:] != (loaded.channels, loaded.image_size, loaded.image_size):
+        raise InputError(
+            f"shots have shape {tuple(shots.shape[1:])}, the model takes {(loaded.channels, loaded.image_size, loaded.image_size)}"
+        )
+    if lr is not None:
+        if not lr > 0:
+            raise InputError(f"--lr must be positive, got {lr}")
+        exp.learner.set_learning_rates(inner=lr)
+    if steps is not None and steps < 0:
+        raise InputError(f"--steps must be 0 or more, got {steps}")
+    gen = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(len(shots), dtype=torch.long, device=shots.device)
+    adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
+    return adapted, gen
+
+
 def generate(
     loaded: LoadedRun,
     shots: torch.Tensor,
@@ -99,20 +127,6 @@ def generate(
     """
     if num < 1:
         raise InputError(f"--num must be at least 1, got {num}")
-    exp = loaded.experiment
-    if shots.shape[1:] != (loaded.channels, loaded.image_size, loaded.image_size):
-        raise InputError(
-            f"shots have shape {tuple(shots.shape[1:])}, the model takes {(loaded.channels, loaded.image_size, loaded.image_size)}"
-        )
-    if lr is not None:
-        if not lr > 0:
-            raise InputError(f"--lr must be positive, got {lr}")
-        exp.learner.set_learning_rates(inner=lr)
-    if steps is not None and steps < 0:
-        raise InputError(f"--steps must be 0 or more, got {steps}")
-    gen = torch.Generator().manual_seed(seed)
-    device = next(exp.learner.model.parameters()).device
-    shots = shots.to(device)
-    labels = torch.zeros(len(shots), dtype=torch.long, device=device)
-    adapted = exp.learner.adapt(shots, labels, gen, steps=exp.config.meta.adapt_steps if steps is None else steps)
-    return exp.family.sample(adapted, shots, num, gen).cpu()
+    shots = shots.to(next(loaded.experiment.learner.model.parameters()).device)
+    adapted, gen = adapt_to_shots(loaded, shots, seed, steps, lr)
+    return loaded.experiment.family.sample(adapted, shots, num, gen).cpu()

@@ -21,7 +21,7 @@ from torch.func import functional_call
 from metagen.errors import ConfigError
 from metagen.meta.inner import Params
 from metagen.nn.set_vae import FUSIONS, SetVAE, random_fusion
-from metagen.objectives.vae import set_negative_elbo
+from metagen.objectives.vae import importance_log_weights, importance_weighted_bound, set_negative_elbo
 from metagen.tasks.task import Task
 
 
@@ -70,13 +70,33 @@ class SetVAEGenerator:
         """For fine-tuning on the shots at test time: the negative ELBO of ``images`` given their own context."""
         return self._loss(params, images, images, gen)
 
+    def _network(self, params: Params) -> SetVAE:
+        if all(params[k] is p for k, p in self.model.named_parameters()):
+            return self.model
+        net = copy.deepcopy(self.model)  # fine-tuned: a copy with the adapted weights
+        net.load_state_dict({k: v.detach() for k, v in params.items()})
+        return net
+
+    @torch.no_grad()
+    def log_likelihood_bound(
+        self, params: Params, shots: torch.Tensor, images: torch.Tensor, samples: int, gen: torch.Generator
+    ) -> torch.Tensor:
+        """A lower bound on log p(image | shots) per image [B] (nats): the importance-weighted bound
+        with ``samples`` draws of z from q(z | image, c) and of the fusion weights from the ones the
+        sampler uses, at the context the sampler uses (the mean of q(c | shots))."""
+        net, b = self._network(params), len(images)
+        repeated = images.repeat(samples, 1, 1, 1)
+        eps_z = torch.randn(samples * b, net.latent_dim, generator=gen).to(images)
+        fusion = self._fusion(samples * b, len(shots), gen, images)
+        terms = net(shots, repeated, torch.zeros(net.context_dim).to(images), eps_z, fusion)
+        posterior, prior = (terms["mu_z"], terms["logvar_z"]), (terms["prior_mu"], terms["prior_logvar"])
+        z = posterior[0] + torch.exp(0.5 * posterior[1]) * eps_z
+        log_w = importance_log_weights(terms["logits"], repeated, z, posterior, prior, net.likelihood)
+        return importance_weighted_bound(log_w.view(samples, b))
+
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` new images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, C, H, W], in one pass."""
-        own = dict(self.model.named_parameters())
-        net = self.model
-        if any(params[k] is not p for k, p in own.items()):  # fine-tuned: a copy with the adapted weights
-            net = copy.deepcopy(self.model)
-            net.load_state_dict({k: v.detach() for k, v in params.items()})
+        net = self._network(params)
         eps_z = torch.randn(n, self.model.latent_dim, generator=gen).to(shots.device)
         return net.generate(shots, eps_z, self.temperature, self._fusion(n, len(shots), gen, shots))

@@ -18,7 +18,7 @@ from torch.func import functional_call
 
 from metagen.meta.inner import Params
 from metagen.nn.vae import ConvVAE
-from metagen.objectives.vae import negative_elbo
+from metagen.objectives.vae import importance_log_weights, importance_weighted_bound, negative_elbo
 
 
 class VAEGenerator:
@@ -39,11 +39,32 @@ class VAEGenerator:
         logits, mu, logvar = functional_call(self.model, params, (images, eps))
         return negative_elbo(logits, images, mu, logvar, self.model.likelihood, self.beta)
 
+    def _network(self, params: Params) -> ConvVAE:
+        net = copy.deepcopy(self.model)
+        net.load_state_dict({k: v.detach() for k, v in params.items()})
+        return net
+
+    @torch.no_grad()
+    def log_likelihood_bound(
+        self, params: Params, shots: torch.Tensor, images: torch.Tensor, samples: int, gen: torch.Generator
+    ) -> torch.Tensor:
+        """A lower bound on log p(image) per image [B] (nats) under the VAE adapted to ``shots``
+        (``params``) with its N(0, I) prior: the importance-weighted bound with ``samples`` draws
+        from the encoder's posterior. (The sampler draws latents near the shots' instead.)"""
+        net = self._network(params)
+        mu, logvar = net.encode(images)
+        eps = torch.randn(samples, *mu.shape, generator=gen, device=gen.device).to(images.device)
+        z = (mu + torch.exp(0.5 * logvar) * eps).flatten(0, 1)
+        repeated = images.repeat(samples, 1, 1, 1)
+        mu, logvar = mu.repeat(samples, 1), logvar.repeat(samples, 1)
+        zeros = torch.zeros_like(mu)
+        log_w = importance_log_weights(net.decode(z), repeated, z, (mu, logvar), (zeros, zeros), net.likelihood)
+        return importance_weighted_bound(log_w.view(samples, len(images)))
+
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` new images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, C, H, W]."""
-        net = copy.deepcopy(self.model)
-        net.load_state_dict({k: v.detach() for k, v in params.items()})
+        net = self._network(params)
         mu, logvar = net.encode(shots)  # [K, D]
         k = shots.shape[0]
         weights = torch.empty(n, k, device=gen.device).exponential_(generator=gen).to(shots.device)

@@ -51,3 +51,32 @@ def set_negative_elbo(terms: dict[str, torch.Tensor], x: torch.Tensor, likelihoo
     kl_z = gaussian_kl_between(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
     kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
     return (nll + kl_z).mean() + kl_c / x.shape[0]
+
+
+def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """log N(z; mu, exp(logvar)) summed over the last dimension."""
+    return -0.5 * (math.log(2 * math.pi) + logvar + (z - mu).pow(2) / logvar.exp()).sum(-1)
+
+
+def importance_log_weights(
+    logits: torch.Tensor,
+    x: torch.Tensor,
+    z: torch.Tensor,
+    posterior: tuple[torch.Tensor, torch.Tensor],
+    prior: tuple[torch.Tensor, torch.Tensor],
+    likelihood: str,
+) -> torch.Tensor:
+    """log p(x | z) + log p(z) - log q(z | x) per image [N], for latents ``z`` [N, D] drawn from the
+    posterior (mu, logvar) and the decoder's ``logits`` at ``z``; ``prior`` is (mu, logvar) too."""
+    return (
+        -reconstruction_nll(logits, x, likelihood)
+        + gaussian_log_density(z, *prior)
+        - gaussian_log_density(z, *posterior)
+    )
+
+
+def importance_weighted_bound(log_weights: torch.Tensor) -> torch.Tensor:
+    """The importance-weighted lower bound on log p(x) (Burda et al. 2016, "Importance Weighted
+    Autoencoders") from ``log_weights`` [S, B] of S posterior samples per image: log of the mean
+    weight, per image [B]. S = 1 is the ELBO; it tightens towards log p(x) as S grows."""
+    return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])

@@ -23,7 +23,7 @@ from metagen.eval.features import FeatureSpace
 from metagen.eval.fidelity import nearest_indices
 from metagen.eval.generation import score_generation
 from metagen.evaluate import held_out_classes
-from metagen.fewshot.adapt import generate, load_generator
+from metagen.fewshot.adapt import adapt_to_shots, load_generator
 from metagen.tasks.sampler import as_float
 
 # protocol name -> the data sets it is defined on and what its classes are called
@@ -62,6 +62,20 @@ def copy_the_shots(shots: torch.Tensor, num: int, gen: torch.Generator, noise: f
     return (shots[pick] + noise * torch.randn(shots[pick].shape, generator=gen)).clamp(0.0, 1.0)
 
 
+LIKELIHOOD_IMAGES = 10  # reference images per class whose likelihood bound is reported
+LIKELIHOOD_SAMPLES = 16  # importance samples per image
+
+
+def negative_log_likelihood_summary(bounds: list[float]) -> dict[str, Any]:
+    """Per-class mean log-likelihood bounds -> the mean negative bound (nats per image, an upper
+    bound on -log p(image | shots)) with a normal 95% interval over classes."""
+    nll = -np.asarray(bounds)
+    half = 1.96 * float(nll.std(ddof=1)) / np.sqrt(len(nll)) if len(nll) > 1 else 0.0
+    mean = float(nll.mean())
+    return {"value": mean, "ci95": [mean - half, mean + half], "images_per_class": LIKELIHOOD_IMAGES,
+            "importance_samples": LIKELIHOOD_SAMPLES}  # fmt: skip
+
+
 @dataclass
 class GenerationReport:
     summary: dict[str, Any]
@@ -98,10 +112,21 @@ def evaluate_generation(
     feats: dict[str, list[np.ndarray]] = {"shots": [], "generated": [], "reference": [], "copies": []}
     logits: list[np.ndarray] = []
     rows, pairs = [], []
-    t0 = time.perf_counter()
+    family = loaded.experiment.family
+    model_device = next(loaded.experiment.learner.model.parameters()).device
+    bounds: list[float] = []  # per class: mean log-likelihood bound of its reference images
+    seconds = 0.0
     for c in classes:
         shot_x = as_float(test.images[draw.shots[c]])
-        gen_x = generate(loaded, shot_x, num, seed=seed * 100_003 + c, steps=steps)
+        t0 = time.perf_counter()
+        on_device = shot_x.to(model_device)
+        adapted, gen = adapt_to_shots(loaded, on_device, seed=seed * 100_003 + c, steps=steps)
+        gen_x = family.sample(adapted, on_device, num, gen).cpu()
+        seconds += time.perf_counter() - t0
+        if hasattr(family, "log_likelihood_bound"):
+            ref_x = as_float(test.images[draw.reference[c][:LIKELIHOOD_IMAGES]]).to(model_device)
+            bound = family.log_likelihood_bound(adapted, on_device, ref_x, LIKELIHOOD_SAMPLES, gen)
+            bounds.append(float(bound.mean()))
         copies = copy_the_shots(shot_x, num, torch.Generator().manual_seed(seed * 100_003 + c))
         feats["shots"].append(features(shot_x))
         gen_features, gen_logits = features.features_and_logits(gen_x)
@@ -114,7 +139,6 @@ def evaluate_generation(
             rows.append(torch.cat([shot_x, gen_x[:10]]))
             nearest = nearest_indices(feats["generated"][-1][:6], feats["shots"][-1])
             pairs.append(torch.stack([img for g, n in zip(gen_x[:6], nearest) for img in (g, shot_x[n])]))
-    seconds = time.perf_counter() - t0
     scored = {
         name: score_generation(
             feats["shots"],
@@ -129,6 +153,8 @@ def evaluate_generation(
     if logits:  # a classifier's feature space (Inception): the Inception Score of the generated images
         score = inception_score(np.concatenate(logits), splits=min(10, len(classes)))
         scored["generated"]["inception_score"] = {"value": score.mean, "std": score.std, "splits": score.splits}
+    if bounds:
+        scored["generated"]["nll_bound"] = negative_log_likelihood_summary(bounds)
     summary = {
         "protocol": protocol,
         "unit": unit,

@@ -103,13 +103,23 @@ class MethodResult:
     by_shots: dict[int, dict[str, Any]] = field(default_factory=dict)  # K -> protocol summary
 
 
+def run_dir(method: Method, seed: int, out: Path) -> Path:
+    """Where the run of ``method`` at ``seed`` lives under ``out`` (shared with its ``run_of``)."""
+    return out / f"{slug(method.run_of or method.name)}-seed{seed}"
+
+
+def training_overrides(method: Method, seed: int, budget_s: float, device: str) -> list[str]:
+    """The recipe overrides that train ``method`` at ``seed`` for ``budget_s`` seconds."""
+    return [f"train.time_budget_s={budget_s}", "train.steps=1000000", f"train.seed={seed}",
+            f"train.device={device}", "train.sample_every=1000000", *method.overrides]  # fmt: skip
+
+
 def train_method(method: Method, seed: int, budget_s: float, out: Path, device: str) -> tuple[Path, dict[str, Any]]:
     """Train (or resume, or reuse) the run of ``method`` at ``seed`` under ``budget_s`` seconds."""
-    run = out / f"{slug(method.run_of or method.name)}-seed{seed}"
-    overrides = [f"train.time_budget_s={budget_s}", "train.steps=1000000", f"train.seed={seed}",
-                 f"train.device={device}", "train.sample_every=1000000", *method.overrides]  # fmt: skip
+    run = run_dir(method, seed, out)
     if not (run / "run.json").exists():
-        train(load_config(method.recipe, overrides), run, resume=True, show_progress=False)
+        config = load_config(method.recipe, training_overrides(method, seed, budget_s, device))
+        train(config, run, resume=True, show_progress=False)
     return run, json.loads((run / "run.json").read_text())
 
 
@@ -137,7 +147,7 @@ def run_generation_benchmark(
             result = MethodResult(method, seed, float(record["training_seconds"]), int(record["steps"]))
             for k in shots:
                 key = (f"{protocol}-k{k}-seed{seed}-classes{max_classes or 'all'}-steps{method.adapt_steps}"
-                       f"-boot{bootstrap}-tasks{downstream_tasks}-{features.checksum[:12]}")  # fmt: skip
+                       f"-boot{bootstrap}-tasks{downstream_tasks}-{features.checksum[:12]}-{EVALUATION_VERSION}")  # fmt: skip
                 cached = run / "evaluations" / f"{key}.json"
                 if cached.exists():  # the same evaluation of the same weights: reuse it
                     result.by_shots[k] = json.loads(cached.read_text())
@@ -154,6 +164,7 @@ def run_generation_benchmark(
     return results
 
 
+EVALUATION_VERSION = "v2"  # part of a cached evaluation's name: v2 added the likelihood bound
 METRICS = (  # key in the protocol summary, column title, higher is better
     ("fid", "FID", False),
     ("kid", "KID", False),
@@ -162,11 +173,15 @@ METRICS = (  # key in the protocol summary, column title, higher is better
     ("class_fidelity", "class fidelity", True),
     ("memorisation_ratio", "memorisation", True),
     ("downstream", "downstream gain (pts)", True),
+    ("nll_bound", "NLL bound (nats)", False),  # likelihood models only
 )
 
 
-def metric_value(summary: dict[str, Any], key: str) -> tuple[float, float | None]:
-    """A metric's value and its 95% half-width (bootstrap or task interval; KID: its std)."""
+def metric_value(summary: dict[str, Any], key: str) -> tuple[float | None, float | None]:
+    """A metric's value and its 95% half-width (bootstrap or task interval; KID: its std); (None,
+    None) for a metric the method does not have (a GAN's likelihood)."""
+    if key not in summary:
+        return None, None
     m = summary[key]
     if key == "downstream":
         return 100 * m["gain"], 100 * m["gain_interval95"]
@@ -203,6 +218,9 @@ def aggregate(results: list[MethodResult], k: int, baseline: str = "generated") 
         }
         for key, _, _ in METRICS:
             values = [metric_value(s, key) for s in summaries]
+            if any(v is None for v, _ in values):
+                row[key] = {"value": None, "spread": None, "per_seed": []}
+                continue
             spread = float(np.std([v for v, _ in values], ddof=1)) if len(values) > 1 else values[0][1]
             row[key] = {"value": float(np.mean([v for v, _ in values])), "spread": spread,
                         "per_seed": [v for v, _ in values]}  # fmt: skip
@@ -212,6 +230,8 @@ def aggregate(results: list[MethodResult], k: int, baseline: str = "generated") 
 
 def _cell(entry: dict[str, Any]) -> str:
     value, spread = entry["value"], entry["spread"]
+    if value is None:
+        return "–"
     text = f"{value:.4g}"
     return text if spread is None or not math.isfinite(spread) else f"{text} ± {spread:.2g}"
 
