@@ -78,7 +78,7 @@ def main() -> None:
         f"scored on the first {args.max_classes} unseen characters of images_evaluation as in "
         "fewshot_generation.md (whose runs had both cores each, so its steps per second are higher). Cells: "
         "value ± the 95% bootstrap half-width over characters (KID: ± its std over subsets; downstream gain: "
-        "± its 95% half-width over tasks).",
+        "± its 95% half-width over tasks); the columns mean what they mean in fewshot_generation.md.",
     ]
     for k in args.shots:
         lines += ["", f"## K = {k}", "", *table_lines(rows_by_k[k])]
