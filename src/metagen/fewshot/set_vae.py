@@ -13,13 +13,11 @@ Optionally the engine fine-tunes the amortised model on the shots at test time
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch.func import functional_call
 
 from metagen.errors import ConfigError
-from metagen.meta.inner import Params
+from metagen.meta.inner import Params, with_params
 from metagen.nn.set_vae import FUSIONS, SetVAE, random_fusion
 from metagen.objectives.vae import importance_log_weights, importance_weighted_bound, set_negative_elbo
 from metagen.tasks.task import Task
@@ -70,13 +68,6 @@ class SetVAEGenerator:
         """For fine-tuning on the shots at test time: the negative ELBO of ``images`` given their own context."""
         return self._loss(params, images, images, gen)
 
-    def _network(self, params: Params) -> SetVAE:
-        if all(params[k] is p for k, p in self.model.named_parameters()):
-            return self.model
-        net = copy.deepcopy(self.model)  # fine-tuned: a copy with the adapted weights
-        net.load_state_dict({k: v.detach() for k, v in params.items()})
-        return net
-
     @torch.no_grad()
     def log_likelihood_bound(
         self, params: Params, shots: torch.Tensor, images: torch.Tensor, samples: int, gen: torch.Generator
@@ -84,7 +75,7 @@ class SetVAEGenerator:
         """A lower bound on log p(image | shots) per image [B] (nats): the importance-weighted bound
         with ``samples`` draws of z from q(z | image, c) and of the fusion weights from the ones the
         sampler uses, at the context the sampler uses (the mean of q(c | shots))."""
-        net, b = self._network(params), len(images)
+        net, b = with_params(self.model, params), len(images)
         repeated = images.repeat(samples, 1, 1, 1)
         eps_z = torch.randn(samples * b, net.latent_dim, generator=gen).to(images)
         fusion = self._fusion(samples * b, len(shots), gen, images)
@@ -97,6 +88,6 @@ class SetVAEGenerator:
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` new images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, C, H, W], in one pass."""
-        net = self._network(params)
+        net = with_params(self.model, params)
         eps_z = torch.randn(n, self.model.latent_dim, generator=gen).to(shots.device)
         return net.generate(shots, eps_z, self.temperature, self._fusion(n, len(shots), gen, shots))

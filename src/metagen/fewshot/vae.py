@@ -11,12 +11,10 @@ decoding one of them is what makes the outputs new images of the class, not copi
 
 from __future__ import annotations
 
-import copy
-
 import torch
 from torch.func import functional_call
 
-from metagen.meta.inner import Params
+from metagen.meta.inner import Params, with_params
 from metagen.nn.vae import ConvVAE
 from metagen.objectives.vae import importance_log_weights, importance_weighted_bound, negative_elbo
 
@@ -39,11 +37,6 @@ class VAEGenerator:
         logits, mu, logvar = functional_call(self.model, params, (images, eps))
         return negative_elbo(logits, images, mu, logvar, self.model.likelihood, self.beta)
 
-    def _network(self, params: Params) -> ConvVAE:
-        net = copy.deepcopy(self.model)
-        net.load_state_dict({k: v.detach() for k, v in params.items()})
-        return net
-
     @torch.no_grad()
     def log_likelihood_bound(
         self, params: Params, shots: torch.Tensor, images: torch.Tensor, samples: int, gen: torch.Generator
@@ -51,7 +44,7 @@ class VAEGenerator:
         """A lower bound on log p(image) per image [B] (nats) under the VAE adapted to ``shots``
         (``params``) with its N(0, I) prior: the importance-weighted bound with ``samples`` draws
         from the encoder's posterior. (The sampler draws latents near the shots' instead.)"""
-        net = self._network(params)
+        net = with_params(self.model, params)
         mu, logvar = net.encode(images)
         eps = torch.randn(samples, *mu.shape, generator=gen, device=gen.device).to(images.device)
         z = (mu + torch.exp(0.5 * logvar) * eps).flatten(0, 1)
@@ -64,7 +57,7 @@ class VAEGenerator:
     @torch.no_grad()
     def sample(self, params: Params, shots: torch.Tensor, n: int, gen: torch.Generator) -> torch.Tensor:
         """``n`` new images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, C, H, W]."""
-        net = self._network(params)
+        net = with_params(self.model, params)
         mu, logvar = net.encode(shots)  # [K, D]
         k = shots.shape[0]
         weights = torch.empty(n, k, device=gen.device).exponential_(generator=gen).to(shots.device)

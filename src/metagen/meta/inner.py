@@ -8,6 +8,7 @@ and Meta-SGD (Li et al. 2017) need; otherwise each step works on detached tensor
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Callable, Literal
 
@@ -40,6 +41,16 @@ def clip_by_global_norm(grads: list[torch.Tensor], max_norm: float) -> list[torc
 def detached_copy(params: Params) -> Params:
     """Leaf copies of ``params`` that require grad: the start of a first-order inner loop."""
     return {k: v.detach().clone().requires_grad_(True) for k, v in params.items()}
+
+
+def with_params(model: torch.nn.Module, params: Params) -> torch.nn.Module:
+    """``model`` itself when ``params`` are its own tensors, else a copy holding ``params``
+    (detached): a plain module to call with adapted weights, outside ``functional_call``."""
+    if all(params[k] is p for k, p in model.named_parameters()):
+        return model
+    net = copy.deepcopy(model)
+    net.load_state_dict({k: v.detach() for k, v in params.items()})
+    return net
 
 
 @dataclass(frozen=True)
