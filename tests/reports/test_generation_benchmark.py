@@ -74,6 +74,14 @@ def test_metric_values_and_spread_over_seeds():
     assert bench.metric_value(summary, "downstream") == pytest.approx((2.0, 1.0))
 
 
+def test_seed_interval_is_the_student_t_interval():
+    # three seeds: t(0.975, 2) = 4.303 (standard tables); std (ddof 1) of 1, 2, 3 is 1
+    assert bench.seed_interval95([1.0, 2.0, 3.0]) == pytest.approx(4.3027 / 3**0.5, rel=1e-4)
+    # it shrinks with more seeds at the same spread, and is zero when every seed agrees
+    assert bench.seed_interval95([1.0, 2.0, 3.0] * 2) < bench.seed_interval95([1.0, 2.0, 3.0])
+    assert bench.seed_interval95([0.5, 0.5, 0.5]) == 0.0
+
+
 def test_benchmark_methods_point_at_recipes_that_exist():
     from tests.conftest import REPO
 
@@ -84,3 +92,24 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 13
     names = {m.name for m in methods}
     assert all(m.run_of in names for m in methods if m.run_of)
+
+
+def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:
+    return {"method": name, "meta_learned": meta, "test_classes": 10,
+            "class_fidelity": {"value": fidelity, "spread": spread},
+            "memorisation_ratio": {"value": memorisation, "spread": None}}  # fmt: skip
+
+
+def test_faces_target_needs_fidelity_well_above_chance_and_no_copying():
+    rows = [
+        _face_row("sharp", 0.5, 0.1, 1.1),  # 5x chance, interval from 0.4: met
+        _face_row("copier", 0.8, 0.05, 0.3),  # high fidelity from near-copies: missed
+        _face_row("vague", 0.35, 0.3, 1.2),  # 3.5x chance but the interval reaches chance: missed
+        _face_row("scratch", 0.9, 0.05, 1.0, meta=False),  # not meta-learned: not judged
+    ]
+    lines = bench.faces_target_check(rows)
+    assert "chance (0.1" in lines[0] and len(lines) == 1 + 3 + 1
+    assert "well above chance), memorisation 1.100 (no copying)" in lines[1]
+    assert "closer to the shots" in lines[2] and "not well above" in lines[3]
+    assert lines[-1] == "- target met by sharp"
+    assert bench.faces_target_check(rows[1:])[-1] == "- target missed by every meta-learned method"
