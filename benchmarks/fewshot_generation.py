@@ -27,10 +27,10 @@ from metagen.eval.features import load_feature_space
 from metagen.reports.generation_benchmark import (
     aggregate,
     face_methods,
+    faces_target_check,
     omniglot_methods,
     run_generation_benchmark,
     slug,
-    faces_target_check,
     table_lines,
     target_check,
 )

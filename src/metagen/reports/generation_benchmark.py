@@ -298,12 +298,12 @@ def faces_target_check(rows: list[dict[str, Any]]) -> list[str]:
              "interval above chance) with no copying (memorisation ratio >= 0.9)."]  # fmt: skip
     met = []
     for row in meta:
-        fid, mem = row["class_fidelity"], row["memorisation_ratio"]["value"]
-        low = fid["value"] - (fid["spread"] or 0.0)
-        above = fid["value"] >= 3 * chance and low > chance
+        fidelity, mem = row["class_fidelity"], row["memorisation_ratio"]["value"]
+        low = fidelity["value"] - (fidelity["spread"] or 0.0)
+        above = fidelity["value"] >= 3 * chance and low > chance
         if above and mem >= 0.9:
             met.append(row["method"])
-        lines.append(f"- {row['method']}: identity fidelity {fid['value']:.3g} ({fid['value'] / chance:.1f}x chance, "
+        lines.append(f"- {row['method']}: identity fidelity {fidelity['value']:.3g} ({fidelity['value'] / chance:.1f}x chance, "
                      f"interval from {low:.3g}; {'well above' if above else 'not well above'} chance), memorisation "
                      f"{mem:.3f} ({'no copying' if mem >= 0.9 else 'closer to the shots than real images are'})")  # fmt: skip
     verdict = f"met by {', '.join(met)}" if met else "missed by every meta-learned method"
