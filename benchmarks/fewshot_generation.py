@@ -1,7 +1,7 @@
 """Few-shot generation benchmark: meta-learned VAEs (Reptile, MAML, Meta-SGD, first-order MAML)
 and GANs (FIGR, DAWSON) against pretrain-then-fine-tune, scratch training and copy-the-shots, on
 the protocols of DESIGN.md: Omniglot (unseen characters of images_evaluation) and faces (unseen
-identities of CelebA or AT&T), at each K and seed, every method trained under the same CPU time
+identities of CelebA or AT&T), at each K and seed, every method trained under the same wall-clock
 budget and scored in the same feature space.
 
     python benchmarks/fewshot_generation.py --features runs/features-omniglot \\
@@ -80,7 +80,7 @@ def main() -> None:
         f"(sha256 {first['feature_space']['checksum'][:16]}...), trained on training classes only.",
         "",
         "Cells are the mean over seeds ± the 95% Student-t half-width over seeds (one seed: ± the 95% bootstrap half-width over "
-        "characters; KID: ± its std over subsets, in the feature space's units; downstream gain: ± its 95% half-width over tasks). FID and KID: "
+        "test classes; KID: ± its std over subsets, in the feature space's units; downstream gain: ± its 95% half-width over tasks). FID and KID: "
         "lower is better; the rest: higher is better. Memorisation is the generated images' mean distance to the "
         "nearest shot over the real images' (1 = as far as new real images; copies give about 0). Class fidelity: "
         "the share of generated images nearest their own class's prototype among the test classes shown. NLL bound: "
