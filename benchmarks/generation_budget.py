@@ -22,6 +22,7 @@ from _common import RESULTS, machine_info, train_in_parallel, write_results
 from metagen.eval.features import load_feature_space
 from metagen.reports.generation_benchmark import (
     SET_VAE,
+    SET_VAE_SHOTS,
     SET_VAE_TUNED,
     aggregate,
     omniglot_methods,
@@ -40,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", required=True, help="feature-space run (metagen features train)")
     parser.add_argument("--budgets", type=float, nargs="+", default=[300, 1500], help="training seconds")
-    parser.add_argument("--methods", nargs="+", default=["VAE, Reptile", SET_VAE, SET_VAE_TUNED])
+    parser.add_argument("--methods", nargs="+", default=["VAE, Reptile", SET_VAE, SET_VAE_SHOTS, SET_VAE_TUNED])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--shots", type=int, nargs="+", default=[1, 5])
     parser.add_argument("--max-classes", type=int, default=50, help="test characters (all 659: none)")

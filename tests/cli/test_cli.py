@@ -64,6 +64,16 @@ def test_generate_writes_grid_and_is_seeded(trained_run: Path, shots, tmp_path: 
     assert not np.array_equal(grid, np.asarray(Image.open(tmp_path / "g3.png")))
 
 
+def test_generate_family_options_replace_the_recipes_sampling(trained_run, shots, tmp_path, capsys):
+    args = ["generate", "--run", str(trained_run), "--shots", *shots, "--num", "6", "--seed", "3"]
+    assert run_cli(args + ["--out", str(tmp_path / "a.png")], capsys)[0] == 0
+    assert run_cli(args + ["--out", str(tmp_path / "b.png"), "--family", "temperature=0"], capsys)[0] == 0
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), np.asarray(Image.open(tmp_path / "b.png")))
+    for option, message in (("bogus=1", "has no option 'bogus'"), ("temperature", "must look like key=value")):
+        code, _, err = run_cli(args + ["--out", str(tmp_path / "c.png"), "--family", option], capsys)
+        assert code == 2 and message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
 @pytest.mark.parametrize(
     "content, message",
     [(None, "image not found"), (b"", "empty file"), (b"text", "not an image"), ("truncated", "corrupt or truncated")],

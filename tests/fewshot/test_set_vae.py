@@ -129,3 +129,36 @@ def test_local_context_is_order_invariant_with_mean_fusion_and_trains(tmp_path: 
     assert loaded.experiment.learner.model.local_levels == 1
     a = generate(loaded, shots[:3], 6, seed=1)
     assert torch.equal(a, generate(loaded, shots[:3], 6, seed=1)) and not torch.equal(a[0], a[1])
+
+
+def test_sampling_near_the_shots_decodes_their_posterior_latents():
+    """With one-hot weights and temperature 0, each new image is the training path's decoding of
+    that shot's posterior mean at the context's mean, with that shot's local maps: what forward
+    computes with zero noise and that shot's fusion."""
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=2).double()
+    shots = torch.rand(3, 1, 28, 28, dtype=torch.float64)
+    pick = torch.eye(3, dtype=torch.float64)[[2, 0]]
+    with torch.no_grad():
+        near = net.generate_near_shots(shots, torch.randn(2, 4, dtype=torch.float64), pick, temperature=0.0)
+        terms = net(shots, shots[[2, 0]], torch.zeros(6, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64), pick)
+    torch.testing.assert_close(near, torch.sigmoid(terms["logits"]))
+    with torch.no_grad():  # the temperature spreads the latents: images differ from the decoded means
+        spread = net.generate_near_shots(shots, torch.randn(2, 4, dtype=torch.float64), pick, temperature=1.0)
+    assert not torch.allclose(spread, near)
+
+
+def test_shot_sampler_is_chosen_at_load_time_and_checked(tmp_path: Path):
+    train(config_from_dict(TINY_SET_VAE, ["model.options.local_levels=1"]), tmp_path / "run", show_progress=False)
+    shots = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(2))
+    prior = load_generator(tmp_path / "run")
+    near = load_generator(tmp_path / "run", family={"sampler": "shots"})
+    assert (prior.experiment.family.sampler, near.experiment.family.sampler) == ("prior", "shots")
+    a = generate(near, shots, 6, seed=1)
+    assert a.shape == (6, 1, 28, 28) and torch.equal(a, generate(near, shots, 6, seed=1))
+    assert not torch.equal(a, generate(prior, shots, 6, seed=1))
+    assert generate(near, shots[:1], 4, seed=1).shape == (4, 1, 28, 28)  # K = 1
+    with pytest.raises(ConfigError, match="sampler must be one of"):
+        load_generator(tmp_path / "run", family={"sampler": "nearest"})
+    with pytest.raises(ConfigError, match="no option 'samples'"):
+        load_generator(tmp_path / "run", family={"samples": "shots"})

@@ -21,6 +21,8 @@ def _recipes(tmp_path: Path) -> list[bench.Method]:
                      meta_learned=False),
         bench.Method("GAN, scratch", str(tmp_path / "gan.yaml"), ("train.steps=0",), 3, meta_learned=False),
         bench.Method("VAE, Reptile, 4 steps", str(tmp_path / "vae.yaml"), adapt_steps=4, run_of="VAE, Reptile"),
+        bench.Method("VAE, Reptile, mean latents", str(tmp_path / "vae.yaml"), run_of="VAE, Reptile",
+                     family=(("temperature", 0.0),)),
     ]  # fmt: skip
 
 
@@ -39,6 +41,12 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert (more_steps.steps, more_steps.train_seconds) == (results[0].steps, results[0].train_seconds)
     assert more_steps.by_shots[2]["adapt_steps"] == 4 and more_steps.by_shots[2]["run"] == results[0].by_shots[2]["run"]
     assert {p.name for p in (tmp_path / "runs").iterdir()} == {f"{bench.slug(m.name)}-seed0" for m in methods[:3]}
+    sampler = results[4]  # the same weights again, sampled with another family option
+    assert sampler.by_shots[2]["run"] == results[0].by_shots[2]["run"]
+    assert sampler.by_shots[2]["family_options"]["temperature"] == 0.0
+    assert results[0].by_shots[2]["family_options"] == {}
+    assert sampler.by_shots[2]["metrics"]["fid"] != results[0].by_shots[2]["metrics"]["fid"]
+    assert len(list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").iterdir())) == 3
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")
@@ -61,7 +69,7 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert rows[0]["nll_bound"]["value"] > 0  # nats per image, an upper bound on -log p
     verdict = bench.target_check(rows)
     assert verdict[0].startswith("Best meta-learned method by class fidelity: **VAE, Reptile")
-    assert len(verdict) == 1 + 3 + 1  # one line per other method, then memorisation and downstream
+    assert len(verdict) == 1 + 4 + 1  # one line per other method, then memorisation and downstream
 
 
 def test_metric_values_and_spread_over_seeds():
@@ -89,7 +97,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 13
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 14
     names = {m.name for m in methods}
     assert all(m.run_of in names for m in methods if m.run_of)
 

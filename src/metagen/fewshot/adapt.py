@@ -60,22 +60,27 @@ def find_checkpoint(run: str | Path) -> Path:
     return steps[-1][1]
 
 
-def load_run(run: str | Path, device: str = "cpu", kind: str | None = None) -> LoadedRun:
+def load_run(
+    run: str | Path, device: str = "cpu", kind: str | None = None, family: dict[str, Any] | None = None
+) -> LoadedRun:
     """Rebuild a meta-trained model from its checkpoint alone (network spec, config and weights);
-    ``kind`` restricts it to generators or classifiers."""
+    ``kind`` restricts it to generators or classifiers; ``family`` replaces options of the recipe's
+    ``model.family`` (how the model samples, for example), checked like the recipe's own."""
     path = find_checkpoint(run)
     record = read_run_record(path, kind)
     config: RunConfig = config_of(path)
     config.train.device = str(check_device(device))
+    config.model.family = {**config.model.family, **(family or {})}
     exp = build_experiment(config, record["network"])
     step = restore_run_state(path, exp)
     exp.learner.model.eval()
     return LoadedRun(exp, path, step, record)
 
 
-def load_generator(run: str | Path, device: str = "cpu") -> LoadedRun:
-    """Rebuild a few-shot generator from its checkpoint; any other checkpoint is refused."""
-    return load_run(run, device, GENERATOR_KIND)
+def load_generator(run: str | Path, device: str = "cpu", family: dict[str, Any] | None = None) -> LoadedRun:
+    """Rebuild a few-shot generator from its checkpoint, with ``family`` options replaced (see
+    :func:`load_run`); any other checkpoint is refused."""
+    return load_run(run, device, GENERATOR_KIND, family)
 
 
 def read_shots(paths: list[str | Path], size: int, channels: int) -> torch.Tensor:

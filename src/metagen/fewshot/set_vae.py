@@ -22,20 +22,36 @@ from metagen.nn.set_vae import FUSIONS, SetVAE, random_fusion
 from metagen.objectives.vae import importance_log_weights, importance_weighted_bound, set_negative_elbo
 from metagen.tasks.task import Task
 
+SAMPLERS = ("prior", "shots")
+
 
 class SetVAEGenerator:
-    """Args: ``temperature`` scales the prior std of new images' latents; ``random_shots`` draws
-    the size of each training context set uniformly from 1 to K; ``fusion`` says how each image
-    weighs the shots' local maps: 'mix' (random convex weights), 'pick' (one shot at random) or
-    'mean' (see ``random_fusion``)."""
+    """Args: ``temperature`` scales the std of new images' latents; ``random_shots`` draws the size
+    of each training context set uniformly from 1 to K; ``fusion`` says how each image weighs the
+    shots' local maps: 'mix' (random convex weights), 'pick' (one shot at random) or 'mean' (see
+    ``random_fusion``); ``sampler`` says where new latents come from: 'prior' draws them from
+    p(z | c), as the Neural Statistician does; 'shots' draws them near the shots' posteriors
+    q(z | shot, c), mixed with each image's fusion weights (the VAE sampler's way; see
+    ``SetVAE.generate_near_shots``). Both sample in one pass; the memorisation ratio shows how close
+    to the shots each stays."""
 
     family = "set-vae"
     kind = "fewshot-generator"
 
-    def __init__(self, model: SetVAE, temperature: float = 1.0, random_shots: bool = True, fusion: str = "mix"):
+    def __init__(
+        self,
+        model: SetVAE,
+        temperature: float = 1.0,
+        random_shots: bool = True,
+        fusion: str = "mix",
+        sampler: str = "prior",
+    ):
         if fusion not in FUSIONS:
             raise ConfigError(f"model.family.fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
+        if sampler not in SAMPLERS:
+            raise ConfigError(f"model.family.sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         self.model, self.temperature, self.random_shots, self.fusion = model, temperature, random_shots, fusion
+        self.sampler = sampler
 
     def _fusion(self, n: int, k: int, gen: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
         if not self.model.local_levels:
@@ -90,4 +106,8 @@ class SetVAEGenerator:
         """``n`` new images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, C, H, W], in one pass."""
         net = with_params(self.model, params)
         eps_z = torch.randn(n, self.model.latent_dim, generator=gen).to(shots.device)
+        if self.sampler == "shots":
+            weights = random_fusion(n, len(shots), gen, self.fusion)
+            weights = torch.full((n, len(shots)), 1.0 / len(shots)) if weights is None else weights
+            return net.generate_near_shots(shots, eps_z, weights.to(shots), self.temperature)
         return net.generate(shots, eps_z, self.temperature, self._fusion(n, len(shots), gen, shots))

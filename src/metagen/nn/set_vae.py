@@ -153,6 +153,20 @@ class SetVAE(nn.Module):
         z = prior_mu + temperature * torch.exp(0.5 * prior_logvar) * eps_z
         return torch.sigmoid(self.decode(z, c, self.fuse(maps, fusion, len(z))))
 
+    def generate_near_shots(
+        self, shots: torch.Tensor, eps_z: torch.Tensor, weights: torch.Tensor, temperature: float = 1.0
+    ) -> torch.Tensor:
+        """New images [n, C, H, W] in [0, 1] of the class of ``shots`` [K, ...] in one pass, with
+        latents drawn near the shots' own: the context's posterior mean c, each shot's posterior
+        q(z | shot, c), and for image i the convex mixture ``weights`` [n, K] of the shots' latent
+        means plus ``eps_z`` [n, latent_dim] times ``temperature`` times the mixed posterior std;
+        the local maps are mixed with the same weights."""
+        set_features, maps = self.features_and_maps(shots)
+        c, _ = self.context(set_features)
+        mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([set_features, c.expand(len(shots), -1)], dim=1)))
+        z = weights @ mu_z + temperature * (weights @ torch.exp(0.5 * logvar_z)) * eps_z
+        return torch.sigmoid(self.decode(z, c, self.fuse(maps, weights, len(z))))
+
 
 FUSIONS = ("mix", "pick", "mean")
 

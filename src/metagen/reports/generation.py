@@ -95,12 +95,14 @@ def evaluate_generation(
     bootstrap: int = 200,
     downstream_tasks: int = 600,
     max_classes: int | None = None,
+    family: dict[str, Any] | None = None,
 ) -> GenerationReport:
     """Run ``protocol`` on the generator ``run``; ``max_classes`` limits the test classes (for quick
-    checks; the protocol's numbers use all of them)."""
+    checks; the protocol's numbers use all of them); ``family`` replaces options of the recipe's
+    ``model.family`` (another sampler of the same weights, for example)."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
-    loaded = load_generator(run, device)
+    loaded = load_generator(run, device, family)
     dataset = loaded.experiment.config.data.dataset
     allowed, unit, units = PROTOCOLS[protocol]
     if allowed and dataset not in allowed:
@@ -170,6 +172,7 @@ def evaluate_generation(
         "shots": shots,
         "generated_per_class": num,
         "adapt_steps": loaded.experiment.config.meta.adapt_steps if steps is None else steps,
+        "family_options": loaded.experiment.config.model.family,
         "seed": seed,
         "feature_space": features.describe(),
         "metrics": scored["generated"],

@@ -31,9 +31,10 @@ from metagen.train.loop import train
 @dataclass(frozen=True)
 class Method:
     """``name`` in the tables; ``recipe`` (a YAML path) with ``overrides``; ``adapt_steps`` replaces
-    the recipe's at evaluation (None keeps it); ``meta_learned`` marks the methods the targets are
-    about (not baselines); ``run_of`` names another method whose trained run this one evaluates
-    differently (the same weights with more adaptation steps), so it is trained once."""
+    the recipe's at evaluation (None keeps it); ``family`` replaces ``model.family`` options at
+    evaluation (another sampler, say); ``meta_learned`` marks the methods the targets are about (not
+    baselines); ``run_of`` names another method whose trained run this one evaluates differently
+    (the same weights with more adaptation steps or another sampler), so it is trained once."""
 
     name: str
     recipe: str
@@ -41,11 +42,14 @@ class Method:
     adapt_steps: int | None = None
     meta_learned: bool = True
     run_of: str | None = None
+    family: tuple[tuple[str, Any], ...] = ()
 
 
 SCRATCH_STEPS = 100
 SET_VAE = "Set-VAE (local context), no steps"
 SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
+SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
+SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
@@ -59,6 +63,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method("GAN, DAWSON (FOMAML)", dawson),
         Method(SET_VAE, str(configs / "omniglot_set_vae.yaml")),
         Method(SET_VAE_TUNED, str(configs / "omniglot_set_vae.yaml"), adapt_steps=10, run_of=SET_VAE),
+        Method(SET_VAE_SHOTS, str(configs / "omniglot_set_vae.yaml"), run_of=SET_VAE, family=SHOT_LATENTS),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -81,6 +86,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
         Method(SET_VAE, set_vae),
         Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
+        Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
         Method(
             "Set-GAN (local fusion), no steps",
             str(configs / "celeba_set_gan.yaml"),
@@ -148,14 +154,15 @@ def run_generation_benchmark(
             result = MethodResult(method, seed, float(record["training_seconds"]), int(record["steps"]))
             for k in shots:
                 key = (f"{protocol}-k{k}-seed{seed}-classes{max_classes or 'all'}-steps{method.adapt_steps}"
-                       f"-boot{bootstrap}-tasks{downstream_tasks}-{features.checksum[:12]}-{EVALUATION_VERSION}")  # fmt: skip
+                       f"-boot{bootstrap}-tasks{downstream_tasks}-{features.checksum[:12]}-{EVALUATION_VERSION}"
+                       + "".join(f"-{k}{v}" for k, v in method.family))  # fmt: skip
                 cached = run / "evaluations" / f"{key}.json"
                 if cached.exists():  # the same evaluation of the same weights: reuse it
                     result.by_shots[k] = json.loads(cached.read_text())
                     continue
                 report = evaluate_generation(run, features, protocol, k, seed=seed, steps=method.adapt_steps,
                                              device=device, bootstrap=bootstrap, downstream_tasks=downstream_tasks,
-                                             max_classes=max_classes)  # fmt: skip
+                                             max_classes=max_classes, family=dict(method.family))  # fmt: skip
                 result.by_shots[k] = report.summary
                 write_json_atomic(cached, report.summary)
                 if seed == seeds[0] and k == max(shots):
