@@ -87,7 +87,8 @@ def main() -> None:
         "an upper bound on -log p(image | shots) in nats per image, for up to 10 real images per class that are not "
         "shots (importance-weighted, 16 samples; lower is better; '–': a model with no likelihood). Glyphs use a "
         "Bernoulli likelihood; photos a Gaussian density with a fixed std of 0.1 on the [0, 1] scale, which can be "
-        "negative. The VAEs' bound is under their N(0, I) prior, while their sampler draws latents near the shots'.",
+        "negative. The VAEs' bound is under their N(0, I) prior, while their sampler draws latents near the shots'; "
+        "the set VAE's is under its prior p(z | c), which its 'shot latents' rows do not sample from.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores.",
     ]

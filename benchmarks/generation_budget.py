@@ -83,6 +83,9 @@ def main() -> None:
     ]
     for k in args.shots:
         lines += ["", f"## K = {k}", "", *table_lines(rows_by_k[k])]
+    lines += ["", "Sample grids (largest K; one test character per row: the shots, then generated images):", ""]
+    lines += [f"- {m.name}, {budget:g} s: ![]({NAME}/{budget:g}s/{slug(m.name)}.png)" for budget in args.budgets
+              for m in methods]  # fmt: skip
     lines += ["", f"Command: `python benchmarks/generation_budget.py {shlex.join(sys.argv[1:])}`"]
     payload = {"machine": machine, "command": sys.argv[1:], "budgets_s": args.budgets, "seed": args.seed,
                "tables": {f"K={k}": rows_by_k[k] for k in args.shots}}  # fmt: skip
