@@ -8,7 +8,9 @@ and scikit-image's classical restorers, side by side on matched and mismatched d
 Without --meta-run / --plain-run it first trains both from configs/restoration/denoise_unet_fomaml.yaml
 for --train-seconds each (the plain run with meta.inner_steps=0: ordinary supervised training); with
 --parallel both train at the same time, one process and one thread each, so that on a two-core
-machine each gets one core for the same wall-clock budget.
+machine each gets one core for the same wall-clock budget. With --transfer-seconds S it trains the
+meta-learned run by meta-transfer (Soh et al. 2020): the ordinary run first, for --train-seconds,
+then first-order MAML from its weights for S seconds while the ordinary run trains on for S more.
 The same comparison runs from the command line as `metagen restore --benchmark`.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 
@@ -27,10 +30,27 @@ from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_ma
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
 
-def train_runs(out: Path, seconds: float, device: str, overrides: list[str], parallel: bool) -> tuple[Path, Path]:
-    common = [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000", *overrides]
-    jobs = [(RECIPE, common + extra, out / name) for name, extra in (("meta", []), ("plain", ["meta.inner_steps=0"]))]
-    jobs = [job for job in jobs if not (job[2] / "model.json").exists()]
+def train_runs(
+    out: Path, seconds: float, device: str, overrides: list[str], parallel: bool, transfer_seconds: float = 0.0
+) -> tuple[Path, Path]:
+    """Train the meta-learned and the ordinary run for ``seconds`` each; with ``transfer_seconds``,
+    meta-transfer instead (Soh et al. 2020): the ordinary run trains for ``seconds``, the
+    meta-learned run starts from its weights and meta-trains for ``transfer_seconds`` while the
+    ordinary run trains on for as long, so both have the same total budget."""
+    budget = lambda s: [f"train.time_budget_s={s}", f"train.device={device}", "train.steps=1000000", *overrides]  # noqa: E731
+    plain = ["meta.inner_steps=0"]
+    if transfer_seconds:
+        pretrained = out / "plain-pretrain"
+        if not (pretrained / "run.json").exists():
+            train_one(RECIPE, budget(seconds) + plain, pretrained)
+        if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
+            shutil.copytree(pretrained, out / "plain")
+            (out / "plain" / "run.json").unlink()
+        jobs = [(RECIPE, budget(transfer_seconds) + [f"train.init_from={pretrained}"], out / "meta"),
+                (RECIPE, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
+    else:
+        jobs = [(RECIPE, budget(seconds), out / "meta"), (RECIPE, budget(seconds) + plain, out / "plain")]
+    jobs = [job for job in jobs if not (job[2] / "model.json").exists() or not (job[2] / "run.json").exists()]
     if parallel:
         train_in_parallel(jobs)
     else:
@@ -45,6 +65,9 @@ def main() -> None:
     parser.add_argument("--plain-run")
     parser.add_argument("--train-seconds", type=float, default=600)
     parser.add_argument("--parallel", action="store_true", help="train both runs at once, one thread each")
+    parser.add_argument("--transfer-seconds", type=float, default=0.0,
+                        help="meta-transfer: meta-train from the ordinary run's weights for this long, while the "
+                             "ordinary run trains on for as long (0: both from scratch)")  # fmt: skip
     parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for both trained runs (key=value)")
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
@@ -58,7 +81,7 @@ def main() -> None:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
         meta_run, plain_run = train_runs(
-            Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel
+            Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel, args.transfer_seconds
         )
     conditions = CONDITION_GROUPS[args.conditions]
     result = run_benchmark(

@@ -141,7 +141,9 @@ def test_sampling_near_the_shots_decodes_their_posterior_latents():
     pick = torch.eye(3, dtype=torch.float64)[[2, 0]]
     with torch.no_grad():
         near = net.generate_near_shots(shots, torch.randn(2, 4, dtype=torch.float64), pick, temperature=0.0)
-        terms = net(shots, shots[[2, 0]], torch.zeros(6, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64), pick)
+        terms = net(
+            shots, shots[[2, 0]], torch.zeros(6, dtype=torch.float64), torch.zeros(2, 4, dtype=torch.float64), pick
+        )
     torch.testing.assert_close(near, torch.sigmoid(terms["logits"]))
     with torch.no_grad():  # the temperature spreads the latents: images differ from the decoded means
         spread = net.generate_near_shots(shots, torch.randn(2, 4, dtype=torch.float64), pick, temperature=1.0)

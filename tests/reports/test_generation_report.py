@@ -54,6 +54,21 @@ def test_protocol_report(runs, tmp_path, capsys):
     assert json.loads((tmp_path / "again" / "report.json").read_text())["metrics"] == m
 
 
+def test_protocol_with_family_options(runs, tmp_path, capsys):
+    """--family samples the same weights another way; the report says which."""
+    generator, features = runs
+    args = ["evaluate", "--run", str(generator), "--protocol", "fewshot", "--features", str(features),
+            "--max-classes", "4", "--num", "6", "--bootstrap", "0"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert main([*args, "--out", str(tmp_path / "b"), "--family", "temperature=0"]) == 0
+    a, b = (json.loads((tmp_path / x / "report.json").read_text()) for x in "ab")
+    assert b["family_options"]["temperature"] == 0 and a["family_options"].get("temperature") != 0
+    assert a["metrics"]["diversity"]["value"] != b["metrics"]["diversity"]["value"]
+    capsys.readouterr()
+    assert main([*args, "--out", str(tmp_path / "c"), "--family", "bogus=1"]) == 2
+    assert "has no option 'bogus'" in capsys.readouterr().err
+
+
 def test_protocol_refusals(runs, tmp_path, capsys):
     generator, features = runs
     base = ["evaluate", "--run", str(generator), "--out", str(tmp_path / "r")]

@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from metagen.errors import InputError
+from metagen.errors import CheckpointError, InputError
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
 from tests.tiny import TINY
@@ -106,6 +106,38 @@ def test_same_seed_same_trajectory(tmp_path: Path):
     assert (tmp_path / "a/metrics.jsonl").read_text() == (tmp_path / "b/metrics.jsonl").read_text()
     a, b = weights(tmp_path / "a"), weights(tmp_path / "b")
     assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def network_weights(path: Path) -> dict[str, torch.Tensor]:
+    return {k: v for k, v in load_file(path).items() if k.startswith("model.")}
+
+
+def test_init_from_starts_at_another_runs_weights(tmp_path: Path):
+    """train.init_from (meta-transfer): a new run starts from the weights of a run of the same
+    network, here an ordinary (Reptile) run continued by first-order MAML; not from its step."""
+    train(config_from_dict(TINY), tmp_path / "source", show_progress=False)
+    source = network_weights(tmp_path / "source" / "model.safetensors")
+    keep = "train.keep_checkpoints=10"
+    cfg = config_from_dict(TINY, ["meta.algorithm=fomaml", keep, f"train.init_from={tmp_path / 'source'}"])
+    result = train(cfg, tmp_path / "b", show_progress=False)
+    first = tmp_path / "b" / "checkpoints" / "step-00000000.safetensors"
+    start, end = network_weights(first), network_weights(tmp_path / "b" / "model.safetensors")
+    assert result.steps == 6 and result.resumed_from == 0 and source
+    assert start.keys() == source.keys() and all(torch.equal(source[k], start[k]) for k in source)
+    assert not all(torch.equal(source[k], end[k]) for k in source)  # and trained on from there
+    train(config_from_dict(TINY, [keep]), tmp_path / "c", show_progress=False)
+    fresh = network_weights(tmp_path / "c" / "checkpoints" / "step-00000000.safetensors")
+    assert not all(torch.equal(source[k], fresh[k]) for k in source)  # not where a fresh run starts
+    assert json.loads((tmp_path / "b" / "run.json").read_text())["initialised_from"] == str(tmp_path / "source")
+
+
+def test_init_from_another_network_is_a_clear_error(tmp_path: Path):
+    train(config_from_dict(TINY), tmp_path / "source", show_progress=False)
+    wider = config_from_dict(TINY, ["model.options.width=16", f"train.init_from={tmp_path / 'source'}"])
+    with pytest.raises(CheckpointError, match="saved for network"):
+        train(wider, tmp_path / "b", show_progress=False)
+    with pytest.raises(InputError, match="run not found"):
+        train(config_from_dict(TINY, [f"train.init_from={tmp_path / 'nowhere'}"]), tmp_path / "c", show_progress=False)
 
 
 def test_cuda_without_a_gpu_is_a_clear_error(tmp_path: Path):

@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from metagen.cli.generate_cmd import add_family_argument, family_options
+
 PROTOCOL_CHOICES = ("omniglot-fewshot", "faces-fewshot", "fewshot", "restoration")
 
 
@@ -31,6 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--num", type=int, help="generators: images per test class (default 20; 10 without a protocol)")
     p.add_argument("--max-classes", type=int, help="generation protocols: only the first N test classes (quick check)")
     p.add_argument("--bootstrap", type=int, default=200, help="generation protocols: bootstrap resamples (0: none)")
+    add_family_argument(p)
     p.add_argument("--model", help="restoration: a peer model as KIND:PATH, e.g. dncnn25:dncnn_25_kair.pth")
     p.add_argument("--sets", default="Set12,BSD68", help="restoration: comma-separated test sets")
     p.add_argument("--sigma", type=float, default=25.0, help="restoration: Gaussian noise level (0..255 scale)")
@@ -98,6 +101,7 @@ def _generation(args: argparse.Namespace) -> None:
         args.device,
         args.bootstrap,
         max_classes=args.max_classes,
+        family=family_options(args),
     )
     m = report.summary["metrics"]
     print(
@@ -111,9 +115,8 @@ def _generation(args: argparse.Namespace) -> None:
 
 def _quick(args: argparse.Namespace) -> None:
     from metagen.evaluate import evaluate_classifier, evaluate_generator
-    from metagen.fewshot.adapt import find_checkpoint
     from metagen.reports.writer import write_report
-    from metagen.train.state import GENERATOR_KIND, read_run_record
+    from metagen.train.state import GENERATOR_KIND, find_checkpoint, read_run_record
 
     kind = read_run_record(find_checkpoint(args.run))["kind"]
     if kind == GENERATOR_KIND:

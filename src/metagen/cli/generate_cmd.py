@@ -20,6 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="same seed, same images")
     p.add_argument("--steps", type=int, help="adaptation steps (default: the recipe's meta.adapt_steps)")
     p.add_argument("--lr", type=float, help="adaptation learning rate (default: the recipe's meta.inner_lr)")
+    add_family_argument(p)
+    p.add_argument("--per-row", type=int, default=8, help="generated images per grid row")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+    p.set_defaults(func=run)
+
+
+def add_family_argument(p: argparse.ArgumentParser) -> None:
+    """``--family KEY=VALUE ...``: sample a trained generator another way (see ``family_options``)."""
     p.add_argument(
         "--family",
         nargs="+",
@@ -27,22 +35,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="replace the recipe's model.family sampling options, e.g. sampler=shots temperature=0.5",
     )
-    p.add_argument("--per-row", type=int, default=8, help="generated images per grid row")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
-    p.set_defaults(func=run)
+
+
+def family_options(args: argparse.Namespace) -> dict:
+    """The ``--family`` options as a dict of typed values."""
+    from metagen.train.config import parse_override
+
+    return dict(parse_override(text) for text in args.family)
 
 
 def run(args: argparse.Namespace) -> None:
     from metagen.errors import InputError
     from metagen.fewshot.adapt import generate, load_generator, read_shots
     from metagen.grid import grid_image, save_png_atomic, to_uint8
-    from metagen.train.config import parse_override
 
     if args.per_row < 1:
         raise InputError(f"--per-row must be at least 1, got {args.per_row}")
     if not args.out.lower().endswith(".png"):
         raise InputError(f"--out must name a .png file, got {args.out}")
-    loaded = load_generator(args.run, args.device, dict(parse_override(text) for text in args.family))
+    loaded = load_generator(args.run, args.device, family_options(args))
     shots = read_shots(args.shots, loaded.image_size, loaded.channels)
     images = generate(loaded, shots, args.num, seed=args.seed, steps=args.steps, lr=args.lr)
     rows = [shots] + [images[i : i + args.per_row] for i in range(0, len(images), args.per_row)]

@@ -15,15 +15,7 @@ from metagen.meta.inner import Params
 from metagen.tasks.sampler import as_float
 from metagen.train.config import RunConfig
 from metagen.train.experiment import Experiment, build_experiment, check_device
-from metagen.train.state import (
-    CHECKPOINT_DIR,
-    FINAL_STEM,
-    GENERATOR_KIND,
-    checkpoint_steps,
-    config_of,
-    read_run_record,
-    restore_run_state,
-)
+from metagen.train.state import GENERATOR_KIND, config_of, find_checkpoint, read_run_record, restore_run_state
 
 
 @dataclass
@@ -42,22 +34,6 @@ class LoadedRun:
     @property
     def channels(self) -> int:
         return int(self.experiment.network_spec["options"]["channels"])
-
-
-def find_checkpoint(run: str | Path) -> Path:
-    """The checkpoint to load for ``run``: a checkpoint file itself, the run's final model, or its
-    newest intermediate checkpoint."""
-    run = Path(run)
-    if not run.exists():
-        raise InputError(f"run not found: {run}")
-    if run.is_file():
-        return run.with_suffix(".json")
-    if (run / f"{FINAL_STEM}.json").is_file():
-        return run / f"{FINAL_STEM}.json"
-    steps = checkpoint_steps(run)
-    if not steps:
-        raise InputError(f"{run}: no checkpoint found (expected {FINAL_STEM}.json or {CHECKPOINT_DIR}/step-*.json)")
-    return steps[-1][1]
 
 
 def load_run(

@@ -154,7 +154,11 @@ def training_summary(run: Path) -> str:
     if not path.is_file():
         return "no run.json"
     record = json.loads(path.read_text())
-    return f"{record['steps']} steps in {record['training_seconds']:.0f} s, {record.get('processes', 1)} process(es)"
+    summary = f"{record['steps']} steps in {record['training_seconds']:.0f} s, {record.get('processes', 1)} process(es)"
+    source = record.get("initialised_from")
+    return (
+        f"{summary}, starting from the weights of `{source}` ({training_summary(Path(source))})" if source else summary
+    )
 
 
 def run_method(run: str | Path, steps: int, device: str, sr_scale: int | None) -> tuple[Method, Any]:

@@ -67,10 +67,14 @@ class TrainConfig:
     """Length of the run, seeding, device, how often to log, checkpoint and draw samples, and how
     a divergence is handled: up to ``max_rollbacks`` returns to the last good checkpoint, each
     multiplying the learning rates by ``rollback_lr_factor``; ``divergence_patience`` steps of a
-    discriminator winning outright count as a divergence (0: never)."""
+    discriminator winning outright count as a divergence (0: never). ``init_from`` starts the
+    network from the weights of another run of the same network (its folder or checkpoint), as
+    meta-transfer learning does (Soh et al. 2020, "Meta-Transfer Learning for Zero-Shot
+    Super-Resolution"): ordinary training first, meta-learning from there."""
 
     steps: int = 1000
     time_budget_s: float | None = None
+    init_from: str | None = None
     seed: int = 0
     device: str = "cpu"
     log_every: int = 10

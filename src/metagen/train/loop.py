@@ -33,6 +33,8 @@ from metagen.train.state import (
     FINAL_STEM,
     checkpoint_steps,
     config_of,
+    find_checkpoint,
+    initialise_from,
     prune_checkpoints,
     restore_run_state,
     save_run_state,
@@ -168,6 +170,8 @@ def train(
         rollbacks = Rollbacks.from_json(resumed.get("stability"))
         earlier_seconds = float(resumed.get("training_seconds", 0.0))
         _scale_learning_rates(exp, rollbacks.lr_scale)
+    elif config.train.init_from:
+        initialise_from(find_checkpoint(config.train.init_from), exp)
 
     world.barrier()  # every process has checked the run directory before the first one writes to it
     main = world.is_main  # only the first process writes files
@@ -229,6 +233,7 @@ def train(
             "steps_planned": config.train.steps,
             "stopped_by_time_budget": by_budget,
             "resumed_from": start,
+            "initialised_from": config.train.init_from,
             "seconds": seconds,
             "training_seconds": trained,
             "processes": world.size,

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from metagen.data.splits import ClassSplit
-from metagen.errors import CheckpointError
+from metagen.errors import CheckpointError, InputError
 from metagen.train.checkpoint import (
     load_checkpoint,
     optimizer_from_checkpoint,
@@ -108,15 +108,22 @@ def read_run_record(path: Path, kind: str | None = None) -> dict[str, Any]:
     return meta
 
 
-def restore_run_state(
-    path: Path, exp: Experiment, np_rng: np.random.Generator | None = None, torch_gen: torch.Generator | None = None
-) -> int:
-    """Load a checkpoint into ``exp`` (and the RNGs when given); returns its step."""
+def _load_model_weights(path: Path, exp: Experiment) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Check that ``path`` is a checkpoint of ``exp``'s kind and network, load its network weights
+    into ``exp``'s model and return the checkpoint's tensors and record."""
     read_run_record(path, exp.family.kind)
     tensors, meta = load_checkpoint(path, map_location=exp.config.train.device)
     if meta["network"] != exp.network_spec:
         raise CheckpointError(f"{path}: saved for network {meta['network']}, not {exp.network_spec}")
     restore_module(exp.learner.model, tensors, "model", path)
+    return tensors, meta
+
+
+def restore_run_state(
+    path: Path, exp: Experiment, np_rng: np.random.Generator | None = None, torch_gen: torch.Generator | None = None
+) -> int:
+    """Load a checkpoint into ``exp`` (and the RNGs when given); returns its step."""
+    tensors, meta = _load_model_weights(path, exp)
     restore_module(exp.learner.extra, tensors, "extra", path)
     if "optimizer" in meta:
         optimizer_from_checkpoint(exp.learner.optimizer or exp.learner.build_optimizer(), tensors, meta["optimizer"])
@@ -125,6 +132,14 @@ def restore_run_state(
     if torch_gen is not None:
         torch_gen.set_state(rng_state_from_json(meta["rng"]["torch"]))
     return int(meta["step"])
+
+
+def initialise_from(path: Path, exp: Experiment) -> None:
+    """Load the network weights of the checkpoint ``path`` into ``exp``'s model, and nothing else
+    (not the learner's extra parameters, the optimizer or the random state): the starting point of
+    a new run (``train.init_from``). The checkpoint must hold the same kind of model and the same
+    network (name and options)."""
+    _load_model_weights(path, exp)
 
 
 def checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
@@ -136,6 +151,22 @@ def checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
         except (IndexError, ValueError):
             continue
     return sorted(found)
+
+
+def find_checkpoint(run: str | Path) -> Path:
+    """The checkpoint to load for ``run``: a checkpoint file itself, the run's final model, or its
+    newest intermediate checkpoint."""
+    run = Path(run)
+    if not run.exists():
+        raise InputError(f"run not found: {run}")
+    if run.is_file():
+        return run.with_suffix(".json")
+    if (run / f"{FINAL_STEM}.json").is_file():
+        return run / f"{FINAL_STEM}.json"
+    steps = checkpoint_steps(run)
+    if not steps:
+        raise InputError(f"{run}: no checkpoint found (expected {FINAL_STEM}.json or {CHECKPOINT_DIR}/step-*.json)")
+    return steps[-1][1]
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
