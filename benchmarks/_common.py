@@ -32,14 +32,22 @@ def train_one(recipe: str | Path, overrides: list[str], out: Path, threads: int 
     train(load_config(recipe, overrides), out, resume=True, show_progress=False)
 
 
+def finished(recipe: str | Path, overrides: list[str], out: Path) -> bool:
+    """Whether the run ``out`` has already trained as far as ``recipe`` with ``overrides`` asks: it
+    has a run.json and, under a time budget, has spent it (a run resumed with a larger budget has not)."""
+    record_path = out / "run.json"
+    if not record_path.exists():
+        return False
+    budget = load_config(recipe, overrides).train.time_budget_s
+    return budget is None or json.loads(record_path.read_text())["training_seconds"] >= budget
+
+
 def train_in_parallel(jobs: Sequence[tuple[str | Path, list[str], Path]]) -> None:
     """Train the (recipe, overrides, out) jobs at the same time, one process and one thread each,
     so that with as many cores as jobs each gets one core for the same wall-clock budget. Runs that
-    already finished (their folder has run.json) are skipped."""
+    already finished (see ``finished``) are skipped."""
     context = multiprocessing.get_context("spawn")
-    processes = [
-        context.Process(target=train_one, args=(*job, 1)) for job in jobs if not (job[2] / "run.json").exists()
-    ]
+    processes = [context.Process(target=train_one, args=(*job, 1)) for job in jobs if not finished(*job)]
     for process in processes:
         process.start()
     for process in processes:

@@ -23,7 +23,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from _common import RESULTS, machine_info, train_in_parallel, train_one, write_results
+from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
 
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
 
@@ -41,16 +41,15 @@ def train_runs(
     plain = ["meta.inner_steps=0"]
     if transfer_seconds:
         pretrained = out / "plain-pretrain"
-        if not (pretrained / "run.json").exists():
+        if not finished(RECIPE, budget(seconds) + plain, pretrained):
             train_one(RECIPE, budget(seconds) + plain, pretrained)
         if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
             shutil.copytree(pretrained, out / "plain")
-            (out / "plain" / "run.json").unlink()
         jobs = [(RECIPE, budget(transfer_seconds) + [f"train.init_from={pretrained}"], out / "meta"),
                 (RECIPE, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
     else:
         jobs = [(RECIPE, budget(seconds), out / "meta"), (RECIPE, budget(seconds) + plain, out / "plain")]
-    jobs = [job for job in jobs if not (job[2] / "model.json").exists() or not (job[2] / "run.json").exists()]
+    jobs = [job for job in jobs if not finished(*job)]
     if parallel:
         train_in_parallel(jobs)
     else:

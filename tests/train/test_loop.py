@@ -171,6 +171,18 @@ def test_time_budget_counts_every_session_of_a_resumed_run(tmp_path: Path):
     assert more.steps > again.steps and 2.0 <= total < spent + 2.0 + more.seconds
 
 
+def test_training_time_of_a_checkpoint_from_before_it_was_recorded(tmp_path: Path):
+    """Checkpoints record the training time spent; for one written before they did, the run.json of
+    the session that ended at that step says it, and nothing else is guessed."""
+    from metagen.train.loop import _earlier_training_seconds
+
+    assert _earlier_training_seconds({"training_seconds": 12.5}, tmp_path, 7) == 12.5
+    assert _earlier_training_seconds({}, tmp_path, 7) == 0.0
+    (tmp_path / "run.json").write_text(json.dumps({"steps": 7, "training_seconds": 30.0}))
+    assert _earlier_training_seconds({}, tmp_path, 7) == 30.0
+    assert _earlier_training_seconds({}, tmp_path, 5) == 0.0  # run.json is of another session
+
+
 def test_divergence_is_a_clear_error(tmp_path: Path, capsys):
     from metagen.cli.main import main
 

@@ -155,6 +155,8 @@ def training_summary(run: Path) -> str:
         return "no run.json"
     record = json.loads(path.read_text())
     summary = f"{record['steps']} steps in {record['training_seconds']:.0f} s, {record.get('processes', 1)} process(es)"
+    if record.get("resumed_from"):
+        summary += f", its last session resumed at step {record['resumed_from']}"
     source = record.get("initialised_from")
     return (
         f"{summary}, starting from the weights of `{source}` ({training_summary(Path(source))})" if source else summary

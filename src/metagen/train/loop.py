@@ -4,6 +4,7 @@ samples; resumable from any checkpoint to the same final weights."""
 from __future__ import annotations
 
 import copy
+import json
 import math
 import sys
 import time
@@ -130,6 +131,19 @@ def task_generators(stream: torch.Generator, n: int) -> list[torch.Generator]:
     return [torch.Generator().manual_seed(int(s)) for s in seeds]
 
 
+def _earlier_training_seconds(checkpoint: dict, run_dir: Path, step: int) -> float:
+    """Training time a resumed run has already spent: from its checkpoint, or for a checkpoint
+    written before checkpoints recorded it, from the run.json of a session that ended at that step."""
+    if "training_seconds" in checkpoint:
+        return float(checkpoint["training_seconds"])
+    record = run_dir / "run.json"
+    if record.is_file():
+        finished = json.loads(record.read_text())
+        if finished.get("steps") == step:
+            return float(finished.get("training_seconds", 0.0))
+    return 0.0
+
+
 def train(
     config: RunConfig,
     run_dir: str | Path,
@@ -168,7 +182,7 @@ def train(
         start = restore_run_state(existing[-1][1], exp, np_rng, torch_gen)
         resumed = read_checkpoint_meta(existing[-1][1])
         rollbacks = Rollbacks.from_json(resumed.get("stability"))
-        earlier_seconds = float(resumed.get("training_seconds", 0.0))
+        earlier_seconds = _earlier_training_seconds(resumed, run_dir, start)
         _scale_learning_rates(exp, rollbacks.lr_scale)
     elif config.train.init_from:
         initialise_from(find_checkpoint(config.train.init_from), exp)
