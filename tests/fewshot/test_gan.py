@@ -147,6 +147,7 @@ def test_bad_gan_recipes_are_refused(tmp_path: Path):
         ("model.family.temperature=0.5", "has no option 'temperature'"),
         ("model.options.num_classes=10", "unconditional"),
         ("meta.batching=vmap", "vmap"),
+        ("meta.batching=threads", "records diagnostics per task"),
     ):
         with pytest.raises(ConfigError, match=message):
             train(config_from_dict(TINY_GAN, [override]), tmp_path / override, show_progress=False)

@@ -212,6 +212,50 @@ def test_vmap_batching_equals_the_loop(algorithm):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
 
 
+class TinyFamily:
+    """A task loss reached through an object, as the model families provide it."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def task_loss(self, params, x, y, gen):
+        return F.cross_entropy(functional_call(self.model, params, (x,)), y)
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "reptile", "metasgd-parameter"])
+def test_thread_batching_equals_the_loop(algorithm):
+    from metagen.meta.learners import make_learner
+
+    tasks = [_classification_task(s) for s in range(5)]
+    results = []
+    for batching in ("loop", "threads"):
+        torch.manual_seed(0)
+        model = TinyClassifier().double()
+        name, _, shape = algorithm.partition("-")
+        inner, loss = InnerLoop(2, 0.3, "sgd"), TinyFamily(model).task_loss
+        if name == "metasgd":
+            learner = MetaSGD(model, loss, inner, outer_lr=0.1, outer_optimizer="sgd", lr_shape=shape)
+        else:
+            learner = make_learner(name, model, loss, inner, outer_lr=0.1, outer_optimizer="sgd")
+        if batching == "threads":
+            learner.use_threads(2)
+        for _ in range(2):  # the second step checks that the workers follow the updated parameters
+            out = learner.outer_step(tasks, [torch.Generator() for _ in tasks])
+        results.append((out["loss"], [p.detach().clone() for p in learner.meta_parameters()]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_thread_batching_refuses_a_closure_task_loss():
+    model = TinyClassifier().double()
+    learner = MAML(model, lambda p, x, y, g: functional_call(model, p, (x,)).sum(), InnerLoop(1, 0.1, "sgd"), 0.1)
+    learner.use_threads(2)
+    task = _classification_task(0)
+    with pytest.raises(ConfigError, match="method of the model family"):
+        learner.outer_step([task], [torch.Generator()])
+
+
 def test_parameter_groups_alternate_with_their_own_optimizers():
     """Two groups (the conv+norm 'discriminator-like' part and the head), each with its own loss and
     optimizer, adapted in turn, equal a hand-written alternating loop; second order flows through."""

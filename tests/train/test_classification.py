@@ -94,6 +94,26 @@ def test_vmap_run_equals_loop_run(tmp_path: Path):
         torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("recipe", ["classifier", "vae"])
+def test_thread_run_equals_loop_run(tmp_path: Path, recipe: str):
+    """meta.batching=threads: the same run as the loop (to rounding; each worker runs whole tasks
+    single-threaded, the loop splits each operation over the cores), and the same seed gives the
+    same run exactly. The VAE draws noise per task, from each task's own generator."""
+    from safetensors.torch import load_file
+
+    from tests.tiny import TINY
+
+    base = TINY_CLS if recipe == "classifier" else TINY
+    for name, batching in (("loop", []), ("threads", ["meta.batching=threads", "meta.workers=2"]),
+                           ("again", ["meta.batching=threads", "meta.workers=3"])):  # fmt: skip
+        train(config_from_dict(base, batching), tmp_path / name, show_progress=False)
+    a, b, c = (load_file(tmp_path / d / "model.safetensors") for d in ("loop", "threads", "again"))
+    for k in a:
+        if k.startswith("model."):
+            torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=1e-5)
+            assert torch.equal(b[k], c[k]), k  # how many workers does not change the result
+
+
 def test_vmap_refusals():
     from tests.tiny import TINY
 

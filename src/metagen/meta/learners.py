@@ -27,6 +27,7 @@ supplied by the model family, so any network pairs with any algorithm.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 from typing import Callable, Literal
@@ -37,6 +38,7 @@ from torch import nn
 from metagen.errors import ConfigError
 from metagen.meta import vectorised
 from metagen.meta.inner import InnerLoop, ParamGroup, Params, adapt, adapt_groups
+from metagen.meta.threaded import TaskThreads
 from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
 
@@ -78,7 +80,29 @@ class MetaLearner:
         self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.world = World()  # set by the training loop under torchrun
-        self.batching: Literal["loop", "vmap"] = "loop"
+        self.batching: Literal["loop", "vmap", "threads"] = "loop"
+        self.threads: TaskThreads | None = None  # the worker threads of batching='threads'
+
+    def use_threads(self, workers: int) -> None:
+        """Spread each meta-batch over ``workers`` threads (see ``metagen.meta.threaded``)."""
+        self.batching, self.threads = "threads", TaskThreads(workers)
+
+    def replica(self) -> "MetaLearner":
+        """An independent copy of this learner (network, family and meta-parameters) without its
+        optimizer, worker threads or process group: what a worker thread computes with."""
+        if getattr(self.task_loss, "__self__", None) is None:
+            raise ConfigError(
+                "meta.batching=threads needs the task loss to be a method of the model family (a closure "
+                "over a network would share it between threads); use meta.batching=loop"
+            )
+        saved = self.optimizer, self.threads, self.world
+        self.optimizer, self.threads, self.world = None, None, World()
+        try:
+            clone = copy.deepcopy(self)
+        finally:
+            self.optimizer, self.threads, self.world = saved
+        clone.batching = "loop"
+        return clone
 
     def build_optimizer(self) -> torch.optim.Optimizer:
         params = list(self.model.parameters()) + list(self.extra.parameters())
@@ -174,8 +198,11 @@ class MetaLearner:
         if self.batching == "vmap" and share:
             totals, vloss = self.vectorised_sums([tasks[i] for i in share])
             loss_sum += vloss.detach().to(loss_sum.dtype)
-        for i in share if self.batching == "loop" else ():
-            grads, loss = self.meta_gradients(tasks[i], gens[i])
+        if self.batching == "threads" and self.threads is not None:
+            results = self.threads.meta_gradients(self, [tasks[i] for i in share], [gens[i] for i in share])
+        else:
+            results = (self.meta_gradients(tasks[i], gens[i]) for i in share if self.batching == "loop")
+        for grads, loss in results:
             loss_sum += loss
             totals = [t if g is None else t + g for t, g in zip(totals, grads)]
         *totals, loss_sum = all_reduce_sum([*totals, loss_sum], self.world)

@@ -59,7 +59,8 @@ class MetaConfig:
     outer_lr: float = 1e-3
     outer_optimizer: Literal["adam", "sgd"] = "adam"
     grad_clip: float | None = None
-    batching: Literal["loop", "vmap"] = "loop"
+    batching: Literal["loop", "vmap", "threads"] = "loop"
+    workers: int = 0  # batching=threads: worker threads (0: torch.get_num_threads(), one per core)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class RunConfig:
             "meta.q_query": self.meta.q_query,
             "meta.inner_steps": self.meta.inner_steps,
             "meta.adapt_steps": self.meta.adapt_steps,
+            "meta.workers": self.meta.workers,
             "train.max_rollbacks": self.train.max_rollbacks,
             "train.divergence_patience": self.train.divergence_patience,
         }

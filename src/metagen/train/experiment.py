@@ -170,6 +170,10 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         learner.batching = "vmap"
+    if m.batching == "threads":
+        if hasattr(family, "diagnostics"):
+            raise ConfigError("meta.batching=threads: this family records diagnostics per task; use meta.batching=loop")
+        learner.use_threads(m.workers or torch.get_num_threads())
     return Experiment(config, network_spec, family, learner)
 
 
