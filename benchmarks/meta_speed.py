@@ -285,7 +285,7 @@ def main() -> None:
         )
     lines += [
         "",
-        f"Speed vs higher: against the faster of higher's two settings (all cores on each operation, or{ONE}). "
+        "Speed vs higher: against the faster of higher's two settings (all cores on each operation, or one thread). "
         f"'{ONE[2:]}': every operation on one thread; metagen-threads (`meta.batching=threads`): the meta-batch split "
         f"over {os.cpu_count()} worker threads, each running whole tasks with single-threaded operations.",
         "",
