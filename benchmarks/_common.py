@@ -39,7 +39,7 @@ def finished(recipe: str | Path, overrides: list[str], out: Path) -> bool:
     if not record_path.exists():
         return False
     budget = load_config(recipe, overrides).train.time_budget_s
-    return budget is None or json.loads(record_path.read_text())["training_seconds"] >= budget
+    return budget is None or json.loads(record_path.read_text()).get("training_seconds", budget) >= budget
 
 
 def train_in_parallel(jobs: Sequence[tuple[str | Path, list[str], Path]]) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
-from typing import Callable, Literal
+from typing import Callable, Iterable, Literal
 
 import torch
 from torch import nn
@@ -195,13 +195,15 @@ class MetaLearner:
         share = self.world.share(len(tasks))
         if self.batching == "vmap" and self.groups is not None:
             raise ConfigError("meta.batching=vmap does not support parameter groups; use meta.batching=loop")
+        results: Iterable[tuple[list[torch.Tensor | None], float]] = ()
         if self.batching == "vmap" and share:
             totals, vloss = self.vectorised_sums([tasks[i] for i in share])
             loss_sum += vloss.detach().to(loss_sum.dtype)
-        if self.batching == "threads" and self.threads is not None:
+        elif self.batching == "threads":
+            self.threads = self.threads or TaskThreads(torch.get_num_threads())
             results = self.threads.meta_gradients(self, [tasks[i] for i in share], [gens[i] for i in share])
-        else:
-            results = (self.meta_gradients(tasks[i], gens[i]) for i in share if self.batching == "loop")
+        elif self.batching == "loop":
+            results = (self.meta_gradients(tasks[i], gens[i]) for i in share)
         for grads, loss in results:
             loss_sum += loss
             totals = [t if g is None else t + g for t, g in zip(totals, grads)]
