@@ -40,6 +40,12 @@ def test_bad_values():
         config_from_dict({}, ["meta.inner_steps"])
     with pytest.raises(ConfigError, match="train.device"):
         config_from_dict({}, ["train.device=tpu"])
+    with pytest.raises(ConfigError, match=r"meta\.workers must be 0 or more"):
+        config_from_dict({}, ["meta.batching=threads", "meta.workers=-1"])
+    with pytest.raises(
+        ConfigError, match=r"meta\.batching: 'process' is not a valid choice; choose one of: loop, vmap, threads"
+    ):
+        config_from_dict({}, ["meta.batching=process"])
 
 
 def test_yaml_errors(tmp_path: Path):
