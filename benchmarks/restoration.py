@@ -31,12 +31,19 @@ RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "deno
 
 
 def train_runs(
-    out: Path, seconds: float, device: str, overrides: list[str], parallel: bool, transfer_seconds: float = 0.0
+    out: Path,
+    seconds: float,
+    device: str,
+    overrides: list[str],
+    parallel: bool,
+    transfer_seconds: float = 0.0,
+    meta_overrides: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """Train the meta-learned and the ordinary run for ``seconds`` each; with ``transfer_seconds``,
     meta-transfer instead (Soh et al. 2020): the ordinary run trains for ``seconds``, the
     meta-learned run starts from its weights and meta-trains for ``transfer_seconds`` while the
-    ordinary run trains on for as long, so both have the same total budget."""
+    ordinary run trains on for as long, so both have the same total budget. ``meta_overrides``
+    apply to the meta-learned run alone (its self-supervised loss, say)."""
     budget = lambda s: [f"train.time_budget_s={s}", f"train.device={device}", "train.steps=1000000", *overrides]  # noqa: E731
     plain = ["meta.inner_steps=0"]
     if transfer_seconds:
@@ -45,10 +52,13 @@ def train_runs(
             train_one(RECIPE, budget(seconds) + plain, pretrained)
         if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
             shutil.copytree(pretrained, out / "plain")
-        jobs = [(RECIPE, budget(transfer_seconds) + [f"train.init_from={pretrained}"], out / "meta"),
+        jobs = [(RECIPE, budget(transfer_seconds) + [f"train.init_from={pretrained}", *meta_overrides], out / "meta"),
                 (RECIPE, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
     else:
-        jobs = [(RECIPE, budget(seconds), out / "meta"), (RECIPE, budget(seconds) + plain, out / "plain")]
+        jobs = [
+            (RECIPE, budget(seconds) + [*meta_overrides], out / "meta"),
+            (RECIPE, budget(seconds) + plain, out / "plain"),
+        ]
     jobs = [job for job in jobs if not finished(*job)]
     if parallel:
         train_in_parallel(jobs)
@@ -68,6 +78,9 @@ def main() -> None:
                         help="meta-transfer: meta-train from the ordinary run's weights for this long, while the "
                              "ordinary run trains on for as long (0: both from scratch)")  # fmt: skip
     parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for both trained runs (key=value)")
+    parser.add_argument("--meta-override", nargs="*", default=[],
+                        help="recipe overrides for the meta-learned run only, e.g. model.family.noise_loss=renoise "
+                             "(the ordinary run adapts at test time the way the meta-learned run does)")  # fmt: skip
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
     parser.add_argument("--max-images", type=int, default=3)
@@ -80,8 +93,9 @@ def main() -> None:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
         meta_run, plain_run = train_runs(
-            Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel, args.transfer_seconds
-        )
+            Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel, args.transfer_seconds,
+            tuple(args.meta_override),
+        )  # fmt: skip
     conditions = CONDITION_GROUPS[args.conditions]
     result = run_benchmark(
         meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,12 +33,14 @@ def restore_with_run(
     seed: int,
     device: str = "cpu",
     sr_scale: int | None = None,
+    family: dict[str, Any] | None = None,
 ) -> np.ndarray:
     """Adapt the run's restorer to ``degraded`` (``steps`` self-supervised steps, default the
-    recipe's ``meta.adapt_steps``; the super-resolution loss when ``sr_scale`` is set) and restore it."""
+    recipe's ``meta.adapt_steps``; the super-resolution loss when ``sr_scale`` is set; ``family``
+    replaces the recipe's restorer options, such as its noise loss) and restore it."""
     from metagen.fewshot.adapt import load_run
 
-    loaded = load_run(run, device, Restorer.kind)
+    loaded = load_run(run, device, Restorer.kind, family)
     family = loaded.experiment.family
     assert isinstance(family, Restorer)
     if degraded.ndim == 3 and degraded.shape[2] != loaded.channels or degraded.ndim == 2 and loaded.channels != 1:

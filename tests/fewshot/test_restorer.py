@@ -9,11 +9,19 @@ import yaml
 from PIL import Image
 
 from metagen.cli.main import main
+from metagen.errors import ConfigError
 from metagen.eval.image_quality import psnr
 from metagen.fewshot.restorer import Restorer, adapt_and_restore
 from metagen.meta import InnerLoop, make_learner
 from metagen.nn.unet import UNet
-from metagen.objectives.restoration import blind_spot_loss, random_neighbours, refill_loss, rescale_loss
+from metagen.objectives.restoration import (
+    blind_spot_loss,
+    estimate_noise_sigma,
+    random_neighbours,
+    refill_loss,
+    renoise_loss,
+    rescale_loss,
+)
 from metagen.tasks.degradations import parse_degradation
 from metagen.tasks.fill import pull_push_fill
 from metagen.tasks.restoration import RestorationSampler
@@ -108,11 +116,61 @@ def test_task_contract_and_family_dispatch():
     assert family.task_loss(params, task.support_x, task.support_y, gen).item() > 0
 
 
-def test_self_supervised_adaptation_denoises_without_a_clean_image():
+def test_noise_level_estimate_matches_scikit_image():
+    from skimage.restoration import estimate_sigma  # an independent implementation (Daubechies-2 wavelet)
+
+    for sigma in (0.02, 0.1, 0.2):
+        rng = np.random.default_rng(int(sigma * 100))
+        images = [smooth_image(128, 128, s) + rng.normal(0, sigma, (128, 128)).astype(np.float32) for s in range(3)]
+        ours = estimate_noise_sigma(torch.from_numpy(np.stack(images))[:, None]).flatten().numpy()
+        assert ours == pytest.approx([estimate_sigma(im) for im in images], rel=0.08)  # different coefficients
+        assert ours == pytest.approx([sigma] * 3, rel=0.08)
+
+
+def test_renoise_loss_is_the_supervised_loss_plus_a_constant():
+    # Noisier2Noise: E[(r(z) - (y - m / alpha))^2] = E[(r(z) - x)^2] + sigma^2 (1 + 1 / alpha^2) for any
+    # restorer r of z = y + alpha m alone; checked by Monte Carlo with a fixed blur as r
+    clean = torch.from_numpy(np.stack([smooth_image(64, 64, s) for s in range(8)]))[:, None]
+    blur = lambda z: torch.nn.functional.avg_pool2d(z, 3, 1, 1, count_include_pad=False)  # noqa: E731
+    gen = torch.Generator().manual_seed(0)
+    for alpha in (0.5, 1.0):
+        ss, supervised, constants = [], [], []
+        for _ in range(40):
+            noisy = clean + 0.1 * torch.randn(clean.shape, generator=gen)
+            sigma = estimate_noise_sigma(noisy)
+            state = gen.get_state()
+            ss.append(renoise_loss(blur, noisy, gen, alpha).item())
+            gen.set_state(state)  # the same extra noise, to score r(z) against the clean image
+            z = noisy + alpha * sigma * torch.randn(clean.shape, generator=gen)
+            supervised.append(torch.mean((blur(z) - clean) ** 2).item())
+            constants.append(torch.mean(sigma**2).item() * (1 + 1 / alpha**2))
+        assert np.mean(ss) == pytest.approx(np.mean(supervised) + np.mean(constants), rel=0.02)
+
+
+def test_noise_loss_option_chooses_the_self_supervised_loss():
+    clean = torch.from_numpy(np.stack([smooth_image(32, 32, s) for s in range(2)]))[:, None]
+    noisy, known = clean + 0.1 * torch.randn(clean.shape), torch.ones(2, 1, 32, 32, dtype=torch.bool)
+    for noise_loss, reference in (("blind_spot", blind_spot_loss), ("renoise", renoise_loss)):
+        family = Restorer(UNet(1, 4, 1), noise_loss=noise_loss)
+        params = dict(family.model.named_parameters())
+        expected = (
+            blind_spot_loss(family.model, noisy, known.float(), torch.Generator().manual_seed(3), family.mask_fraction)
+            if reference is blind_spot_loss
+            else renoise_loss(family.model, noisy, torch.Generator().manual_seed(3), family.renoise_alpha)
+        )
+        got = family.task_loss(params, noisy, known, torch.Generator().manual_seed(3))
+        assert got.item() == pytest.approx(expected.item())
+    for bad in ({"noise_loss": "noise2noise"}, {"mask_fraction": 0.0}, {"renoise_alpha": -1.0}):
+        with pytest.raises(ConfigError, match=next(iter(bad))):
+            Restorer(UNet(1, 4, 1), **bad)
+
+
+@pytest.mark.parametrize("noise_loss", ["blind_spot", "renoise"])
+def test_self_supervised_adaptation_denoises_without_a_clean_image(noise_loss):
     torch.manual_seed(0)
     clean = smooth_image()
     noisy = parse_degradation("gaussian:sigma=30").apply(clean, np.random.default_rng(1)).image
-    family = Restorer(UNet(1, 8, 1), mask_fraction=0.1)
+    family = Restorer(UNet(1, 8, 1), mask_fraction=0.1, noise_loss=noise_loss)
     learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(60, 3e-3, "adam"), 1e-3)
     before = adapt_and_restore(learner, family, noisy, None, steps=0)
     after = adapt_and_restore(learner, family, noisy, None, steps=60, crop=32, batch=8)
@@ -153,6 +211,14 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     for steps in ("0", "3"):
         assert restore("noisy.png", f"out{steps}.png", "--steps", steps) == 0
         assert np.asarray(Image.open(tmp_path / f"out{steps}.png")).shape == (30, 34)
+    # adapting by re-noising instead of the recipe's blind-spot masking changes the result; 0 steps do not
+    assert restore("noisy.png", "renoise3.png", "--steps", "3", "--family", "noise_loss=renoise") == 0
+    assert restore("noisy.png", "renoise0.png", "--steps", "0", "--family", "noise_loss=renoise") == 0
+    read = lambda name: np.asarray(Image.open(tmp_path / name)).astype(int)  # noqa: E731
+    assert np.array_equal(read("renoise0.png"), read("out0.png"))
+    assert not np.array_equal(read("renoise3.png"), read("out3.png"))
+    assert restore("noisy.png", "z.png", "--family", "noise_loss=noise2noise") == 2
+    assert "noise_loss must be one of" in capsys.readouterr().err
     write_image(tmp_path / "low.png", noisy[:15, :17])
     assert restore("low.png", "sr.png", "--degradation", "sr:scale=2") == 0
     assert np.asarray(Image.open(tmp_path / "sr.png")).shape == (30, 34)
@@ -190,6 +256,24 @@ def test_restore_benchmark_cli(restoration_run, tmp_path, capsys):
     assert "metagen meta-learned, 10 steps" in methods and "same net, ordinary training, 0 steps" in methods
     assert "non-local means (skimage)" in methods and (tmp_path / "b" / "restoration_Set12.png").is_file()
     assert main(["restore", "--benchmark", "--run", run]) == 2
+
+
+def test_benchmark_adapts_both_runs_the_meta_learned_way(restoration_run, tmp_path):
+    from metagen.reports.restoration_benchmark import Condition, run_benchmark
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    run = restoration_run / "run"
+    condition = [Condition("Set12", "gaussian:sigma=25", True)]
+    psnrs = {}
+    for loss in ("blind_spot", "renoise"):
+        result = run_benchmark(run, run, None, condition, 1, tmp_path, root=tmp_path, family={"noise_loss": loss})
+        assert {info["adaptation"]["noise_loss"] for info in result.runs.values()} == {loss}
+        psnrs[loss] = {r["method"]: r["psnr"] for r in result.rows}
+        # the same run as both: adapted the same way, the same numbers
+        assert psnrs[loss]["metagen meta-learned, 10 steps"] == psnrs[loss]["same net, ordinary training, 10 steps"]
+    assert psnrs["renoise"]["metagen meta-learned, 0 steps"] == psnrs["blind_spot"]["metagen meta-learned, 0 steps"]
+    assert psnrs["renoise"]["metagen meta-learned, 10 steps"] != psnrs["blind_spot"]["metagen meta-learned, 10 steps"]
 
 
 def test_restorers_refuse_reptile(restoration_run, capsys):

@@ -26,15 +26,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def add_family_argument(p: argparse.ArgumentParser) -> None:
-    """``--family KEY=VALUE ...``: sample a trained generator another way (see ``family_options``)."""
-    p.add_argument(
-        "--family",
-        nargs="+",
-        default=[],
-        metavar="KEY=VALUE",
-        help="replace the recipe's model.family sampling options, e.g. sampler=shots temperature=0.5",
-    )
+def add_family_argument(
+    p: argparse.ArgumentParser,
+    help: str = "replace the recipe's model.family sampling options, e.g. sampler=shots temperature=0.5",
+) -> None:
+    """``--family KEY=VALUE ...``: use a trained model another way (see ``family_options``)."""
+    p.add_argument("--family", nargs="+", default=[], metavar="KEY=VALUE", help=help)
 
 
 def family_options(args: argparse.Namespace) -> dict:

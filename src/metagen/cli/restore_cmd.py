@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from metagen.cli.generate_cmd import add_family_argument, family_options
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("restore", help="restore an image: adapt a meta-learned restorer to it, or run a peer model")
@@ -18,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sr:scale=S (the input is low-resolution; it is upscaled S times), or any noise spec",
     )
     p.add_argument("--steps", type=int, help="self-supervised adaptation steps (default: the recipe's; 0: none)")
+    add_family_argument(
+        p, "replace the run's restorer options, e.g. noise_loss=renoise (Noisier2Noise) or noise_loss=blind_spot"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     bench = p.add_argument_group("benchmark (--benchmark): the run against peers on the restoration protocol")
@@ -47,7 +52,7 @@ def run_benchmark_command(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = run_benchmark(args.run, args.plain_run, dncnn, CONDITION_GROUPS[args.conditions], args.max_images, out,
-                           args.device, args.seed, args.root)  # fmt: skip
+                           args.device, args.seed, args.root, family_options(args))  # fmt: skip
     machine = machine_info()
     summary = {"protocol": "restoration-benchmark", "conditions": args.conditions, "rows": result.rows,
                "runs": result.runs, "max_images": args.max_images, "seed": args.seed}  # fmt: skip
@@ -86,12 +91,14 @@ def restore_one(args: argparse.Namespace) -> None:
     degraded, known = prepare_input(pixels, degradation)
     if args.run:
         scale = degradation.scale if isinstance(degradation, Downscale) else None
-        restored = restore_with_run(args.run, degraded, known, args.steps, args.seed, args.device, scale)
+        restored = restore_with_run(
+            args.run, degraded, known, args.steps, args.seed, args.device, scale, family_options(args)
+        )
     else:
         from metagen.reports.restoration import load_peer
 
-        if args.steps:
-            raise InputError("--steps adapts a meta-learned run; a peer model (--model) runs as it is")
+        if args.steps or args.family:
+            raise InputError("--steps and --family adapt a meta-learned run; a peer model (--model) runs as it is")
         _, restorer = load_peer(args.model, args.device)
         restored = restorer(degraded)
     out = to_uint8(restored)

@@ -18,23 +18,52 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from metagen.errors import ConfigError
 from metagen.meta.inner import Params
 from metagen.meta.learners import MetaLearner
-from metagen.objectives.restoration import blind_spot_loss, refill_loss, rescale_loss, supervised_loss
+from metagen.objectives.restoration import (
+    blind_spot_loss,
+    refill_loss,
+    renoise_loss,
+    rescale_loss,
+    supervised_loss,
+)
 from metagen.tasks.fill import pull_push_fill
 from metagen.tasks.task import Task
 
+NOISE_LOSSES = ("blind_spot", "renoise")
+
 
 class Restorer:
-    """``sr_scale``: when set, the self-supervised loss is the super-resolution one (the input is a
-    low-resolution image upscaled by that factor); otherwise blind-spot masking. Set it for the
-    duration of one adaptation with :meth:`super_resolving`."""
+    """Options (``model.family`` in a recipe, or ``--family`` when restoring):
+    noise_loss: the self-supervised loss on images with every pixel known: 'blind_spot' (masking,
+        Noise2Void / Noise2Self) or 'renoise' (Noisier2Noise, with the noise level estimated from
+        the image).
+    mask_fraction: the share of pixels hidden by blind-spot masking and by the inpainting loss.
+    renoise_alpha: Noisier2Noise's alpha, the scale of the added noise relative to the image's own.
+
+    ``sr_scale``: when set, the self-supervised loss is the super-resolution one (the input is a
+    low-resolution image upscaled by that factor). Set it for the duration of one adaptation with
+    :meth:`super_resolving`."""
 
     family = "restorer"
     kind = "restorer"
 
-    def __init__(self, model: nn.Module, mask_fraction: float = 1 / 16):
+    def __init__(
+        self,
+        model: nn.Module,
+        mask_fraction: float = 1 / 16,
+        noise_loss: str = "blind_spot",
+        renoise_alpha: float = 0.5,
+    ):
+        if noise_loss not in NOISE_LOSSES:
+            raise ConfigError(f"model.family.noise_loss must be one of {NOISE_LOSSES}, got {noise_loss!r}")
+        if not 0 < mask_fraction < 1:
+            raise ConfigError(f"model.family.mask_fraction must lie in (0, 1), got {mask_fraction}")
+        if not renoise_alpha > 0:
+            raise ConfigError(f"model.family.renoise_alpha must be positive, got {renoise_alpha}")
         self.model, self.mask_fraction = model, mask_fraction
+        self.noise_loss, self.renoise_alpha = noise_loss, renoise_alpha
         self.sr_scale: int | None = None
 
     @contextmanager
@@ -46,7 +75,7 @@ class Restorer:
             self.sr_scale = previous
 
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-        """Self-supervised loss when ``y`` is the known-pixel mask (bool): blind-spot masking where
+        """Self-supervised loss when ``y`` is the known-pixel mask (bool): ``noise_loss`` where
         every pixel is known, hiding and refilling known pixels where some are not (inpainting),
         the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image."""
 
@@ -59,6 +88,8 @@ class Restorer:
             return rescale_loss(restore, x, self.sr_scale)
         if not bool(y.all()):
             return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
+        if self.noise_loss == "renoise":
+            return renoise_loss(restore, x, gen, self.renoise_alpha)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()

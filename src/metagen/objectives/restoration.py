@@ -10,6 +10,11 @@ unmasked images (as Noise2Void does). For pixel-independent noise the best predi
 value; for missing pixels and holes (inputs whose unknown pixels were filled by pull-push, see
 ``metagen.tasks.fill``), :func:`refill_loss` hides known pixels, fills them again the same way and
 scores the prediction there: predicting hidden known pixels from their context is inpainting.
+
+The alternative for noise is re-noising (Moran et al. 2020, "Noisier2Noise: Learning to Denoise
+from Unpaired Noisy Data"), :func:`renoise_loss`: noise of the image's own estimated level is added
+once more and the network, given the noisier image, is scored against a target whose expectation
+is the clean image.
 """
 
 from __future__ import annotations
@@ -93,3 +98,37 @@ def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torc
     )
     son = F.interpolate(coarser, size=(h, w), mode="bicubic", align_corners=False)
     return F.mse_loss(restore(son), upscaled)
+
+
+# median(|N(0, 1)|): turns a median absolute deviation into a standard deviation
+MAD_TO_STD = 0.6744897501960817
+
+
+def estimate_noise_sigma(x: torch.Tensor) -> torch.Tensor:
+    """Blind estimate of the standard deviation of white noise in each image of x [B, C, H, W]
+    (Donoho and Johnstone 1994): the median absolute value of the finest diagonal Haar wavelet
+    coefficients over 0.6745. Natural images carry little energy there, so they measure the noise.
+    Returns [B, 1, 1, 1]."""
+    h, w = x.shape[-2:]
+    x = x[..., : h - h % 2, : w - w % 2]
+    diagonal = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    return diagonal.abs().flatten(1).median(dim=1).values.view(-1, 1, 1, 1) / MAD_TO_STD
+
+
+def renoise_loss(
+    restore: Callable[[torch.Tensor], torch.Tensor],
+    noisy: torch.Tensor,
+    gen: torch.Generator | None,
+    alpha: float = 0.5,
+) -> torch.Tensor:
+    """Self-supervised denoising loss by re-noising (Noisier2Noise, Moran et al. 2020), blind.
+
+    With y = x + n the noisy image and m fresh noise of y's estimated level, the network sees
+    z = y + alpha * m and is scored against y - m / alpha: given z, that target's expectation is
+    E[x | z] (n and m are exchangeable, paper eq. 6), so the loss is the supervised one up to a
+    constant. A small ``alpha`` keeps the input near the real noise level at the price of a
+    noisier target. noisy [B, C, H, W]."""
+    sigma = estimate_noise_sigma(noisy.detach())
+    draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
+    extra = draw.to(noisy.device) * sigma
+    return F.mse_loss(restore(noisy + alpha * extra), noisy - extra / alpha)

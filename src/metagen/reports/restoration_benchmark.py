@@ -163,12 +163,15 @@ def training_summary(run: Path) -> str:
     )
 
 
-def run_method(run: str | Path, steps: int, device: str, sr_scale: int | None) -> tuple[Method, Any]:
-    """A restoration run adapting ``steps`` steps to each image, as a benchmark method."""
+def run_method(
+    run: str | Path, steps: int, device: str, sr_scale: int | None, family: dict[str, Any] | None = None
+) -> tuple[Method, Any]:
+    """A restoration run adapting ``steps`` steps to each image, as a benchmark method, with its
+    ``model.family`` options (the self-supervised loss) replaced by ``family``."""
     from metagen.fewshot.adapt import load_run
     from metagen.fewshot.restorer import adapt_and_restore
 
-    loaded = load_run(run, device, "restorer")
+    loaded = load_run(run, device, "restorer", family)
     learner, family = loaded.experiment.learner, loaded.experiment.family
 
     def restore(x: np.ndarray, known: np.ndarray | None) -> np.ndarray:
@@ -196,16 +199,22 @@ def run_benchmark(
     device: str = "cpu",
     seed: int = 0,
     root: str | Path | None = None,
+    family: dict[str, Any] | None = None,
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
-    peers (scikit-image's, and OpenCV's where it is installed); one comparison figure per test set."""
+    peers (scikit-image's, and OpenCV's where it is installed); one comparison figure per test set.
+
+    Both runs adapt the way the meta-learned run does: its recipe's ``model.family`` options (the
+    self-supervised loss), updated by ``family``."""
     from metagen.eval.restoration import module_restorer
     from metagen.nn.restoration import load_kair_dncnn
     from metagen.reports import opencv_peers
     from metagen.reports.classical import CLASSICAL
+    from metagen.train.state import config_of, find_checkpoint
 
     t0 = time.perf_counter()
+    adaptation = {**config_of(find_checkpoint(meta_run)).model.family, **(family or {})}
     dncnn_restore = module_restorer(load_kair_dncnn(dncnn), device) if dncnn else None
     runs: dict[str, dict[str, Any]] = {}
     labelled = [(META_LABEL, meta_run, META_STEPS)]
@@ -218,9 +227,9 @@ def run_benchmark(
         methods: dict[str, Method] = {INPUT: lambda x, known: x, PULL_PUSH: pull_push}
         for label, run, steps_list in labelled:
             for steps in steps_list:
-                methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, device, scale)
+                methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, device, scale, adaptation)
             runs[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"],
-                           "training": training_summary(Path(run))}  # fmt: skip
+                           "training": training_summary(Path(run)), "adaptation": adaptation}  # fmt: skip
         if dncnn_restore is not None:
             methods["DnCNN-25 (published weights)"] = per_channel(
                 lambda x, known: dncnn_restore(x) if known is None else None
@@ -257,6 +266,14 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
     save_figure(fig, path, dpi=60)  # photographs in many panels: keep the file well under 1 MiB
 
 
+def _adaptation(runs: dict[str, dict[str, Any]]) -> str:
+    """Which self-supervised loss the runs adapted with on fully known noisy images."""
+    options = next((info.get("adaptation") for info in runs.values()), None) or {}
+    loss = options.get("noise_loss", "blind_spot")
+    described = {"blind_spot": "blind-spot masking (Noise2Self)", "renoise": "re-noising (Noisier2Noise)"}
+    return f"Adaptation to noise by {described.get(loss, loss)}. "
+
+
 def _trained_on(runs: dict[str, dict[str, Any]]) -> str:
     """What the runs' recipes trained on, from their stored configs."""
     kinds = {
@@ -275,7 +292,7 @@ def benchmark_markdown(
     lines = [
         "# Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers",
         "",
-        f"Runs: {runs}; their configs are in the JSON twin. {_trained_on(result.runs)}"
+        f"Runs: {runs}; their configs are in the JSON twin. {_trained_on(result.runs)}{_adaptation(result.runs)}"
         f"{'First ' + str(max_images) if max_images else 'All'} images of each set, seed {seed}. PSNR (dB) / SSIM; "
         "super-resolution on the Y channel with the border cropped by the scale. 'matched': a degradation of the "
         "kind the meta-learned model trained on.",
