@@ -9,15 +9,18 @@ puts them side by side and the curves show where each budgeted run stood.
 
 Writes benchmarks/results/omniglot_classification.{md,json} and omniglot_classification_curves.png.
 Usage: METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py [--budget 150] [--only 5way1shot]
+       [--set meta.batching=threads] [--name omniglot_classification_long]
+(--set overrides every recipe; --name writes NAME.{md,json} and NAME_curves.png instead.)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import tempfile
+import shutil
 from pathlib import Path
 
+import torch
 from _common import RESULTS, machine_info, write_results
 
 from metagen.evaluate import evaluate_classifier
@@ -41,15 +44,21 @@ PUBLISHED = {
 SOURCES = {"maml": "Finn et al. 2017", "fomaml": "-", "reptile": "Nichol et al. 2018", "metasgd": "Li et al. 2017"}
 
 
-def run_recipe(recipe: Path, budget: float, tasks: int, work: Path) -> dict:
+def curve_interval(budget: float) -> int:
+    """Meta-steps between the learning curve's points: every 25 for 90 s, as many points for longer budgets."""
+    return max(25, int(budget / 90 * 25))
+
+
+def run_recipe(recipe: Path, budget: float, tasks: int, work: Path, overrides: list[str]) -> dict:
     setting, algorithm = recipe.stem.split("_")
     config = load_config(
         recipe,
         [
             f"train.time_budget_s={budget}",
-            "train.sample_every=25",
+            f"train.sample_every={curve_interval(budget)}",
             "train.preview_tasks=20",
             "train.checkpoint_every=100000",
+            *overrides,
         ],
     )
     result = train(config, work / recipe.stem, show_progress=False)
@@ -63,6 +72,7 @@ def run_recipe(recipe: Path, budget: float, tasks: int, work: Path) -> dict:
     acc = 100 * report["accuracy"]
     return {
         "recipe": recipe.name,
+        "overrides": overrides,
         "setting": setting,
         "algorithm": algorithm,
         "steps": result.steps,
@@ -105,29 +115,28 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=120.0, help="training seconds per recipe")
     parser.add_argument("--tasks", type=int, default=600, help="test tasks per recipe")
     parser.add_argument("--only", help="run only recipes whose name contains this")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override in every recipe")
+    parser.add_argument("--name", default="omniglot_classification", help="results file name")
+    parser.add_argument("--work", default="runs/omniglot-classification",
+                        help="run folders; a recipe whose row is saved there already is not trained again")  # fmt: skip
     parser.add_argument("--replot", action="store_true", help="only redraw the curves from the saved JSON")
     args = parser.parse_args()
+    curves = RESULTS / f"{args.name}_curves.png"
     if args.replot:
-        plot(
-            json.loads((RESULTS / "omniglot_classification.json").read_text())["rows"],
-            RESULTS / "omniglot_classification_curves.png",
-        )
+        plot(json.loads((RESULTS / f"{args.name}.json").read_text())["rows"], curves)
         return
     recipes = sorted(p for p in RECIPES.glob("*.yaml") if not args.only or args.only in p.name)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for recipe in recipes:
-            rows.append(run_recipe(recipe, args.budget, args.tasks, Path(tmp)))
-            print(json.dumps({k: v for k, v in rows[-1].items() if not k.startswith("curve")}), flush=True)
+    rows = [finished_row(recipe, args) for recipe in recipes]
     machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
-    plot(rows, RESULTS / "omniglot_classification_curves.png")
+    plot(rows, curves)
+    overrides = f" Overrides: `{' '.join(args.set)}`." if args.set else ""
     lines = [
         "# Omniglot few-shot classification (engine validation)",
         "",
         f"Each recipe trained for a budget of {args.budget:.0f} s of CPU time (seed 0), then tested on "
         f"{args.tasks} seeded tasks of the 423 held-out characters (MAML split, 1,200 training characters + rotations, "
-        f"28x28). Machine: {machine['cpu']}, {machine['cores']} cores, torch {machine['torch']}.",
+        f"28x28).{overrides} Machine: {machine['cpu']}, {machine['cores']} cores, torch {torch.__version__}.",
         "",
         "| setting | algorithm | meta-steps run / published | train s | test accuracy (%) | 95% interval | published (%) | gap |",
         "|---|---|---|---|---|---|---|---|",
@@ -141,14 +150,49 @@ def main() -> None:
         )
     lines += [
         "",
-        "The gaps are budget gaps: each run did a small fraction of the published meta-steps (second column). The "
-        "curves (accuracy on 20 fixed tasks of training characters, every 25 steps) show where each run stood when its budget ran out (Reptile, with a constant outer step of 1.0 where the paper anneals it, had not started to improve at 5-way 1-shot).",
+        "The gaps are budget gaps: each run did a fraction of the published meta-steps (second column). The curves "
+        f"(accuracy on 20 fixed tasks of training characters, every {curve_interval(args.budget)} steps) show where each "
+        "run stood when its budget ran out."
+        + (
+            " Reptile runs with a constant outer step of 1.0 where the paper anneals it."
+            if any(r["algorithm"] == "reptile" for r in rows)
+            else ""
+        ),
         "",
-        "![learning curves](omniglot_classification_curves.png)",
+        f"![learning curves]({curves.name})",
         "",
-        f"Reproduce: `METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py --budget {args.budget:.0f}`",
+        "Reproduce: `METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py "
+        f"--budget {args.budget:.0f}{reproduce_flags(args)}`",
     ]
-    write_results("omniglot_classification", lines, {"budget_s": args.budget, "machine": machine, "rows": rows})
+    write_results(args.name, lines, {"budget_s": args.budget, "overrides": args.set, "machine": machine, "rows": rows})
+
+
+def finished_row(recipe: Path, args: argparse.Namespace) -> dict:
+    """The recipe's result row: read back from the work folder when a run with the same budget,
+    overrides and test tasks finished there before, else trained, tested and saved there."""
+    work = Path(args.work) / f"{args.name}-{args.budget:g}s"
+    saved = work / f"{recipe.stem}.row.json"
+    if saved.exists():
+        row = json.loads(saved.read_text())
+        if row["overrides"] == args.set and row["eval_tasks"] == args.tasks:
+            return row
+    work.mkdir(parents=True, exist_ok=True)
+    if (work / recipe.stem).exists():  # an earlier attempt that did not finish: start it again
+        shutil.rmtree(work / recipe.stem)
+    row = run_recipe(recipe, args.budget, args.tasks, work, args.set)
+    saved.write_text(json.dumps(row))
+    print(json.dumps({k: v for k, v in row.items() if not k.startswith("curve")}), flush=True)
+    return row
+
+
+def reproduce_flags(args: argparse.Namespace) -> str:
+    """The command-line flags beyond --budget that this table was made with."""
+    flags = [f" --only {args.only}"] if args.only else []
+    flags += [f" --set {o}" for o in args.set]
+    flags += [f" --name {args.name}"] if args.name != "omniglot_classification" else []
+    flags += [f" --tasks {args.tasks}"] if args.tasks != 600 else []
+    flags += [f" --work {args.work}"] if args.work != "runs/omniglot-classification" else []
+    return "".join(flags)
 
 
 if __name__ == "__main__":
