@@ -26,6 +26,7 @@ from pathlib import Path
 from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
 
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
+from metagen.train.config import parse_override
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
@@ -81,6 +82,9 @@ def main() -> None:
     parser.add_argument("--meta-override", nargs="*", default=[],
                         help="recipe overrides for the meta-learned run only, e.g. model.family.noise_loss=renoise "
                              "(the ordinary run adapts at test time the way the meta-learned run does)")  # fmt: skip
+    parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="adapt both runs with these restorer options instead of the meta-learned run's "
+                             "recipe's, e.g. noise_loss=renoise")  # fmt: skip
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
     parser.add_argument("--max-images", type=int, default=3)
@@ -97,8 +101,9 @@ def main() -> None:
             tuple(args.meta_override),
         )  # fmt: skip
     conditions = CONDITION_GROUPS[args.conditions]
+    family = dict(parse_override(text) for text in args.family)
     result = run_benchmark(
-        meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed
+        meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed, family=family
     )
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine)
