@@ -219,6 +219,9 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     assert not np.array_equal(read("renoise3.png"), read("out3.png"))
     assert restore("noisy.png", "z.png", "--family", "noise_loss=noise2noise") == 2
     assert "noise_loss must be one of" in capsys.readouterr().err
+    peer = ["restore", "--model", "dncnn25:absent.pth", "--input", str(tmp_path / "noisy.png"), "--out", "p.png"]
+    assert main([*peer, "--family", "noise_loss=renoise"]) == 2
+    assert "--family adapt a meta-learned run" in capsys.readouterr().err
     write_image(tmp_path / "low.png", noisy[:15, :17])
     assert restore("low.png", "sr.png", "--degradation", "sr:scale=2") == 0
     assert np.asarray(Image.open(tmp_path / "sr.png")).shape == (30, 34)
