@@ -25,8 +25,8 @@ from pathlib import Path
 
 from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
 
+from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
-from metagen.train.config import parse_override
 
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 
@@ -101,10 +101,10 @@ def main() -> None:
             tuple(args.meta_override),
         )  # fmt: skip
     conditions = CONDITION_GROUPS[args.conditions]
-    family = dict(parse_override(text) for text in args.family)
     result = run_benchmark(
-        meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed, family=family
-    )
+        meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed,
+        family=family_options(args),
+    )  # fmt: skip
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine)
     lines += ["", f"Command: `python benchmarks/restoration.py {shlex.join(sys.argv[1:])}` (see its --help; without "

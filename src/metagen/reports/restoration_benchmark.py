@@ -164,14 +164,14 @@ def training_summary(run: Path) -> str:
 
 
 def run_method(
-    run: str | Path, steps: int, device: str, sr_scale: int | None, family: dict[str, Any] | None = None
+    run: str | Path, steps: int, device: str, sr_scale: int | None, options: dict[str, Any] | None = None
 ) -> tuple[Method, Any]:
     """A restoration run adapting ``steps`` steps to each image, as a benchmark method, with its
-    ``model.family`` options (the self-supervised loss) replaced by ``family``."""
+    ``model.family`` options (the self-supervised loss) replaced by ``options``."""
     from metagen.fewshot.adapt import load_run
     from metagen.fewshot.restorer import adapt_and_restore
 
-    loaded = load_run(run, device, "restorer", family)
+    loaded = load_run(run, device, "restorer", options)
     learner, family = loaded.experiment.learner, loaded.experiment.family
 
     def restore(x: np.ndarray, known: np.ndarray | None) -> np.ndarray:
