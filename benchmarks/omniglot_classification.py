@@ -8,7 +8,7 @@ Nichol et al. 2018; Li et al. 2017) came from the full schedules named in each r
 puts them side by side and the curves show where each budgeted run stood.
 
 Writes benchmarks/results/omniglot_classification.{md,json} and omniglot_classification_curves.png.
-Usage: METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py [--budget 150] [--only 5way1shot]
+Usage: METAGEN_DATA=../shared/data python benchmarks/omniglot_classification.py [--budget 150] [--only 5way1shot 5way5shot_maml]
        [--set meta.batching=threads] [--name omniglot_classification_long]
 (--set overrides every recipe; --name writes NAME.{md,json} and NAME_curves.png instead.)
 """
@@ -114,7 +114,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=float, default=120.0, help="training seconds per recipe")
     parser.add_argument("--tasks", type=int, default=600, help="test tasks per recipe")
-    parser.add_argument("--only", help="run only recipes whose name contains this")
+    parser.add_argument("--only", nargs="+", default=[], help="run only recipes whose name contains one of these")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override in every recipe")
     parser.add_argument("--name", default="omniglot_classification", help="results file name")
     parser.add_argument("--work", default="runs/omniglot-classification",
@@ -125,7 +125,7 @@ def main() -> None:
     if args.replot:
         plot(json.loads((RESULTS / f"{args.name}.json").read_text())["rows"], curves)
         return
-    recipes = sorted(p for p in RECIPES.glob("*.yaml") if not args.only or args.only in p.name)
+    recipes = sorted(p for p in RECIPES.glob("*.yaml") if not args.only or any(o in p.name for o in args.only))
     rows = [finished_row(recipe, args) for recipe in recipes]
     machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -187,7 +187,7 @@ def finished_row(recipe: Path, args: argparse.Namespace) -> dict:
 
 def reproduce_flags(args: argparse.Namespace) -> str:
     """The command-line flags beyond --budget that this table was made with."""
-    flags = [f" --only {args.only}"] if args.only else []
+    flags = [f" --only {' '.join(args.only)}"] if args.only else []
     flags += [f" --set {o}" for o in args.set]
     flags += [f" --name {args.name}"] if args.name != "omniglot_classification" else []
     flags += [f" --tasks {args.tasks}"] if args.tasks != 600 else []
