@@ -126,6 +126,8 @@ def main() -> None:
         plot(json.loads((RESULTS / f"{args.name}.json").read_text())["rows"], curves)
         return
     recipes = sorted(p for p in RECIPES.glob("*.yaml") if not args.only or any(o in p.name for o in args.only))
+    if not recipes:
+        parser.error(f"no recipe in {RECIPES} matches --only {' '.join(args.only)}")
     rows = [finished_row(recipe, args) for recipe in recipes]
     machine = machine_info()
     RESULTS.mkdir(parents=True, exist_ok=True)
