@@ -126,8 +126,9 @@ def renoise_loss(
     With y = x + n the noisy image and m fresh noise of y's estimated level, the network sees
     z = y + alpha * m and is scored against y - m / alpha: for Gaussian n and m of the same level,
     E[n | z] = E[m / alpha | z], so given z that target's expectation is E[x | z] and the loss is
-    the supervised one up to a constant (for alpha = 1, n and m are simply exchangeable). A small ``alpha`` keeps the input near the real noise level at the price of a
-    noisier target. noisy [B, C, H, W]."""
+    the supervised one up to a constant (for alpha = 1, n and m are simply exchangeable). A small
+    ``alpha`` keeps the input near the real noise level at the price of a noisier target.
+    noisy [B, C, H, W]."""
     sigma = estimate_noise_sigma(noisy.detach())
     draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
     extra = draw.to(noisy.device) * sigma
