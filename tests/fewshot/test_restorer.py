@@ -23,7 +23,7 @@ from metagen.objectives.restoration import (
     rescale_loss,
 )
 from metagen.tasks.degradations import parse_degradation
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import fill_unknown
 from metagen.tasks.restoration import RestorationSampler
 from tests.conftest import write_image
 
@@ -91,7 +91,7 @@ def test_inpainting_tasks_are_filled_and_adapt_by_refilling():
     image = smooth_image(30, 34)
     known = np.random.default_rng(0).random(image.shape) > 0.5
     out = adapt_and_restore(learner, family, image * known, known, steps=0)
-    filled = pull_push_fill(torch.from_numpy(image * known)[None, None], torch.from_numpy(known)[None, None])
+    filled = fill_unknown(torch.from_numpy(image * known)[None, None], torch.from_numpy(known)[None, None])
     assert np.allclose(out, filled[0, 0].numpy(), atol=1e-6) and np.array_equal(out[known], image[known])
 
 
@@ -160,9 +160,37 @@ def test_noise_loss_option_chooses_the_self_supervised_loss():
         )
         got = family.task_loss(params, noisy, known, torch.Generator().manual_seed(3))
         assert got.item() == pytest.approx(expected.item())
-    for bad in ({"noise_loss": "noise2noise"}, {"mask_fraction": 0.0}, {"renoise_alpha": -1.0}):
+    for bad in ({"noise_loss": "noise2noise"}, {"mask_fraction": 0.0}, {"renoise_alpha": -1.0}, {"keep_known": "yes"}):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             Restorer(UNet(1, 4, 1), **bad)
+
+
+def test_inpainting_gives_back_the_known_pixels_and_the_network_elsewhere():
+    torch.manual_seed(0)
+    clean = smooth_image(32, 40)
+    degraded = parse_degradation("missing:fraction=0.5").apply(clean, np.random.default_rng(2))
+    model = UNet(1, 4, 1)
+    for keep_known in (True, False):
+        family = Restorer(model, keep_known=keep_known)
+        learner = make_learner("fomaml", model, family.task_loss, InnerLoop(1, 1e-3, "adam"), 1e-3)
+        out = adapt_and_restore(learner, family, degraded.image, degraded.known, steps=0)
+        filled = fill_unknown(torch.from_numpy(degraded.image)[None, None], torch.from_numpy(degraded.known)[None, None])
+        with torch.no_grad():
+            network = model(filled)[0, 0].numpy()
+        known = degraded.known
+        assert np.allclose(out[~known], network[~known], atol=1e-6)
+        if keep_known:
+            assert np.array_equal(out[known], degraded.image[known])  # exact: the observed values
+        else:
+            assert np.allclose(out[known], network[known], atol=1e-6)
+            assert not np.allclose(out[known], degraded.image[known], atol=1e-3)
+    # with every pixel known (denoising) the output is the network's alone
+    noisy = parse_degradation("gaussian:sigma=25").apply(clean, np.random.default_rng(3)).image
+    family = Restorer(model)
+    learner = make_learner("fomaml", model, family.task_loss, InnerLoop(1, 1e-3, "adam"), 1e-3)
+    with torch.no_grad():
+        network = model(torch.from_numpy(noisy)[None, None])[0, 0].numpy()
+    assert np.allclose(adapt_and_restore(learner, family, noisy, None, steps=0), network, atol=1e-6)
 
 
 @pytest.mark.parametrize("noise_loss", ["blind_spot", "renoise"])

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from metagen.reports.classical import CLASSICAL
-from metagen.reports.restoration_benchmark import PULL_PUSH, Condition, degrade, per_channel, pull_push, run_condition
+from metagen.reports.restoration_benchmark import INPUT_FILL, Condition, degrade, input_fill, per_channel, run_condition
 from metagen.reports.restoration_targets import target_lines
 from tests.conftest import write_image
 
@@ -54,13 +54,13 @@ def test_per_channel_runs_a_grey_method_on_colour():
     assert calls == [(4, 5)] * 3 and out.shape == (4, 5, 3) and np.all(out == 0.5)
 
 
-def test_pull_push_peer_fills_only_inpainting_inputs():
+def test_input_fill_peer_fills_only_inpainting_inputs():
     x = np.random.default_rng(0).random((6, 7, 3)).astype(np.float32)
     known = np.random.default_rng(1).random((6, 7)) > 0.4
-    assert pull_push(x, None) is None
-    out = pull_push(x * known[..., None], known)
+    assert input_fill(x, None) is None
+    out = input_fill(x * known[..., None], known)
     assert out.shape == x.shape and np.array_equal(out[known], x[known]) and (out[~known] > 0).all()
-    assert pull_push(x[..., 0] * known, known).shape == (6, 7)
+    assert input_fill(x[..., 0] * known, known).shape == (6, 7)
 
 
 def test_targets_say_met_or_missed_and_by_how_much():
@@ -74,7 +74,7 @@ def test_targets_say_met_or_missed_and_by_how_much():
         row("BSD68", "gaussian:sigma=25", "DnCNN-25 (published weights)", 29.0, True),
         row("Set12", "missing:fraction=0.5", ours, 31.0),
         row("Set12", "missing:fraction=0.5", "same net, ordinary training, 10 steps", 35.0),
-        row("Set12", "missing:fraction=0.5", PULL_PUSH, 28.0),
+        row("Set12", "missing:fraction=0.5", INPUT_FILL, 28.0),
         row("Set12", "missing:fraction=0.5", "biharmonic inpainting (skimage)", 30.5),
         row("Set5", "sr:scale=2", ours, 34.0),
         row("Set5", "sr:scale=2", "degraded input (bicubic for SR)", 33.0),

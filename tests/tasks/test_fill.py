@@ -1,12 +1,14 @@
-"""Pull-push filling of unknown pixels, against scipy's linear interpolation as a reference."""
+"""Filling unknown pixels: pull-push against scipy's linear interpolation, the spline in tension
+against scikit-image's biharmonic inpainting and the discrete Laplace equation."""
 
 import numpy as np
 import pytest
 import torch
 from scipy.interpolate import griddata
+from skimage.restoration import inpaint_biharmonic
 
 from metagen.eval.image_quality import psnr
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import _laplacian, fill_unknown, pull_push_fill, spline_fill
 
 
 def smooth(h=45, w=61):
@@ -63,3 +65,44 @@ def test_tiny_images(side):
     known = torch.zeros(1, 1, side, side, dtype=torch.bool)
     known[..., 0, 0] = True
     assert torch.allclose(pull_push_fill(torch.full((1, 1, side, side), 0.7), known), torch.tensor(0.7))
+
+
+def spline(image, known, tension, iterations=2000):
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a))[None, None]  # noqa: E731
+    return spline_fill(t(image * known), t(known), tension, iterations, tolerance=1e-7)[0, 0].numpy()
+
+
+def holey_mask(shape, seed):
+    known = np.random.default_rng(seed).random(shape) > 0.5
+    known[12:22, 25:40] = False  # and a hole
+    return known
+
+
+def test_spline_without_tension_is_scikit_image_biharmonic_inpainting():
+    image, known = smooth(), holey_mask((45, 61), 2)
+    ours, reference = spline(image, known, 0.0), inpaint_biharmonic(image * known, ~known)
+    interior = np.zeros(known.shape, bool)
+    interior[3:-3, 3:-3] = True  # the two treat the image border differently
+    assert np.abs(ours - reference)[interior].max() < 1e-4
+    assert np.abs(ours - reference).max() < 0.02
+    assert np.array_equal(ours[known], image[known])
+
+
+def test_full_tension_solves_the_laplace_equation_at_unknown_pixels():
+    image, known = smooth(), holey_mask((45, 61), 3)
+    harmonic = spline(image, known, 1.0)
+    assert np.abs(_laplacian(torch.from_numpy(harmonic)[None, None])[0, 0].numpy()[~known]).max() < 1e-4
+    assert image[known].min() - 1e-5 <= harmonic.min() and harmonic.max() <= image[known].max() + 1e-5  # maximum principle
+
+
+def test_spline_fill_works_image_by_image_and_checks_its_tension():
+    images = np.stack([smooth(), smooth()[::-1].copy()])[:, None]
+    known = np.stack([holey_mask((45, 61), 4), holey_mask((45, 61), 5)])[:, None]
+    batch = fill_unknown(torch.from_numpy(images * known), torch.from_numpy(known))
+    for i in range(2):
+        one = fill_unknown(torch.from_numpy(images[i : i + 1] * known[i : i + 1]), torch.from_numpy(known[i : i + 1]))
+        assert torch.allclose(batch[i], one[0], atol=1e-5)
+    everything = torch.ones(1, 1, 45, 61, dtype=torch.bool)
+    assert torch.equal(spline_fill(torch.from_numpy(images[:1]), everything), torch.from_numpy(images[:1]))
+    with pytest.raises(ValueError, match="tension"):
+        spline_fill(torch.from_numpy(images[:1]), everything, tension=1.5)

@@ -28,7 +28,7 @@ from metagen.objectives.restoration import (
     rescale_loss,
     supervised_loss,
 )
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
 NOISE_LOSSES = ("blind_spot", "renoise")
@@ -41,6 +41,11 @@ class Restorer:
         the image).
     mask_fraction: the share of pixels hidden by blind-spot masking and by the inpainting loss.
     renoise_alpha: Noisier2Noise's alpha, the scale of the added noise relative to the image's own.
+    keep_known: on inpainting (some pixels unknown), give back the known pixels as observed and the
+        network's output only where pixels were lost, the composite of inpainting networks (e.g.
+        Yu et al. 2018, "Generative Image Inpainting with Contextual Attention"): the known pixels
+        of a missing-pixel degradation are exact, so the network can only add error there. Set it
+        false when the known pixels are noisy too.
 
     ``sr_scale``: when set, the self-supervised loss is the super-resolution one (the input is a
     low-resolution image upscaled by that factor). Set it for the duration of one adaptation with
@@ -55,6 +60,7 @@ class Restorer:
         mask_fraction: float = 1 / 16,
         noise_loss: str = "blind_spot",
         renoise_alpha: float = 0.5,
+        keep_known: bool = True,
     ):
         if noise_loss not in NOISE_LOSSES:
             raise ConfigError(f"model.family.noise_loss must be one of {NOISE_LOSSES}, got {noise_loss!r}")
@@ -62,8 +68,10 @@ class Restorer:
             raise ConfigError(f"model.family.mask_fraction must lie in (0, 1), got {mask_fraction}")
         if not renoise_alpha > 0:
             raise ConfigError(f"model.family.renoise_alpha must be positive, got {renoise_alpha}")
+        if not isinstance(keep_known, bool):
+            raise ConfigError(f"model.family.keep_known must be true or false, got {keep_known!r}")
         self.model, self.mask_fraction = model, mask_fraction
-        self.noise_loss, self.renoise_alpha = noise_loss, renoise_alpha
+        self.noise_loss, self.renoise_alpha, self.keep_known = noise_loss, renoise_alpha, keep_known
         self.sr_scale: int | None = None
 
     @contextmanager
@@ -93,8 +101,14 @@ class Restorer:
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()
-    def restore(self, params: Params, degraded: torch.Tensor) -> torch.Tensor:
-        return functional_call(self.model, params, (degraded,))
+    def restore(self, params: Params, degraded: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
+        """The network's restoration of ``degraded`` [B, C, H, W] under ``params``. ``known`` (bool
+        [B, 1, H, W], False where a pixel was lost; None: all known) with ``keep_known`` set: the
+        known pixels come back as they are in ``degraded``."""
+        out = functional_call(self.model, params, (degraded,))
+        if known is None or not self.keep_known or bool(known.all()):
+            return out
+        return torch.where(known.to(out.device), degraded, out)
 
 
 def random_crops(
@@ -125,14 +139,15 @@ def adapt_and_restore(
     """Adapt to one degraded image (float [H, W] or [H, W, C]) with ``steps`` self-supervised steps
     on random crops of it, then restore the whole image. ``steps`` 0 is the meta-learned network as
     it is. ``known``: for inpainting, the known pixels (bool [H, W]); the unknown ones are filled by
-    pull-push interpolation before the network sees them, as in training. ``sr_scale``: the image is
+    the spline of ``metagen.tasks.fill`` before the network sees them, as in training, and with the family's
+    ``keep_known`` the known ones are given back as they are. ``sr_scale``: the image is
     a low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
     whose sides are multiples of it)."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
     image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
     mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
-    image = pull_push_fill(image[None], mask[None].to(device))[0]
+    image = fill_unknown(image[None], mask[None].to(device))[0]
     gen = torch.Generator().manual_seed(seed)
     params = learner.params()
     if steps > 0:
@@ -146,7 +161,7 @@ def adapt_and_restore(
             )
         with family.super_resolving(sr_scale):
             params = learner.adapt(crops, masks, gen, steps=steps)
-    out = family.restore(params, image[None])[0].cpu().numpy()
+    out = family.restore(params, image[None], mask[None])[0].cpu().numpy()
     return out[0] if degraded.ndim == 2 else out.transpose(1, 2, 0)
 
 

@@ -7,7 +7,7 @@ replaced by the value of a random other pixel of their 5x5 neighbourhood and the
 predict the degraded values there. The replaced value is an independent noisy sample, so the
 network learns to rely on the context rather than the pixel itself, and is then used as it is on
 unmasked images (as Noise2Void does). For pixel-independent noise the best prediction is the clean
-value; for missing pixels and holes (inputs whose unknown pixels were filled by pull-push, see
+value; for missing pixels and holes (inputs whose unknown pixels were filled by a spline, see
 ``metagen.tasks.fill``), :func:`refill_loss` hides known pixels, fills them again the same way and
 scores the prediction there: predicting hidden known pixels from their context is inpainting.
 
@@ -24,7 +24,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import fill_unknown
 
 
 def supervised_loss(restored: torch.Tensor, clean: torch.Tensor) -> torch.Tensor:
@@ -80,10 +80,10 @@ def refill_loss(
     fraction: float = 1 / 16,
 ) -> torch.Tensor:
     """Self-supervised inpainting loss on ``filled`` [B, C, H, W] (unknown pixels already filled):
-    hide ``fraction`` of the known pixels (``known`` [B, 1, H, W], {0, 1}), fill them by pull-push
-    from the pixels still known, and score the restorer's prediction of the hidden values."""
+    hide ``fraction`` of the known pixels (``known`` [B, 1, H, W], {0, 1}), fill them as the input
+    was filled (``fill_unknown``) from the pixels still known, and score the restorer's prediction of the hidden values."""
     hidden = _hide(known, gen, fraction)
-    return _hidden_error(restore(pull_push_fill(filled, (known - hidden) > 0)), filled, hidden)
+    return _hidden_error(restore(fill_unknown(filled, (known - hidden) > 0)), filled, hidden)
 
 
 def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torch.Tensor, scale: int) -> torch.Tensor:

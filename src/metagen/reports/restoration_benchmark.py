@@ -23,7 +23,7 @@ from metagen.eval.image_quality import psnr, rgb_to_y, sr_scores, ssim
 from metagen.eval.restoration import kair_gaussian_noise
 from metagen.grid import to_uint8
 from metagen.tasks.degradations import Degraded, Downscale, GaussianNoise, crop_to_multiple, parse_degradation
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import fill_unknown
 
 Method = Callable[[np.ndarray, np.ndarray | None], np.ndarray | None]
 
@@ -128,19 +128,19 @@ def run_condition(
     ]
 
 
-def pull_push(x: np.ndarray, known: np.ndarray | None) -> np.ndarray | None:
-    """The pull-push fill the networks receive as their input on inpainting conditions, as a peer:
-    what the networks add on top of it."""
+def input_fill(x: np.ndarray, known: np.ndarray | None) -> np.ndarray | None:
+    """The fill the networks receive as their input on inpainting conditions (a spline in tension,
+    ``metagen.tasks.fill``), as a peer: what the networks add on top of it."""
     if known is None:
         return None
     chw = x[None] if x.ndim == 2 else x.transpose(2, 0, 1)
-    out = pull_push_fill(torch.from_numpy(np.ascontiguousarray(chw))[None], torch.from_numpy(known)[None, None])[0]
+    out = fill_unknown(torch.from_numpy(np.ascontiguousarray(chw))[None], torch.from_numpy(known)[None, None])[0]
     return out[0].numpy() if x.ndim == 2 else out.numpy().transpose(1, 2, 0)
 
 
 INPUT = "degraded input (bicubic for SR)"
 META_LABEL, PLAIN_LABEL = "metagen meta-learned", "same net, ordinary training"
-PULL_PUSH = "pull-push fill (the networks' input)"
+INPUT_FILL = "spline fill (the networks' input)"
 CONDITION_GROUPS = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED}
 META_STEPS = (0, 1, 5, 10)
 PLAIN_STEPS = (0, 10)
@@ -224,7 +224,7 @@ def run_benchmark(
     def methods_for(condition: Condition) -> dict[str, Method]:
         degradation = parse_degradation(condition.degradation)
         scale = degradation.scale if isinstance(degradation, Downscale) else None
-        methods: dict[str, Method] = {INPUT: lambda x, known: x, PULL_PUSH: pull_push}
+        methods: dict[str, Method] = {INPUT: lambda x, known: x, INPUT_FILL: input_fill}
         for label, run, steps_list in labelled:
             for steps in steps_list:
                 methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, device, scale, adaptation)

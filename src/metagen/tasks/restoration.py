@@ -1,7 +1,7 @@
 """Restoration tasks: patches of one training image under one degradation at one level.
 
 Data contract: ``support_x`` / ``query_x`` are degraded patches [S|Q, C, P, P] float32, their
-unknown pixels (inpainting) filled by pull-push interpolation (``metagen.tasks.fill``);
+unknown pixels (inpainting) filled by a spline in tension (``metagen.tasks.fill``);
 ``support_y`` is the bool mask of known pixels [S, 1, P, P] (the inner loop sees no clean image);
 ``query_y`` is the clean patches [Q, C, P, P] float32 in [0, 1]. Support and query patches are
 distinct crops of the same image with the same degradation instance (the same noise level).
@@ -16,7 +16,7 @@ import torch
 
 from metagen.errors import InputError
 from metagen.tasks.degradations import Degradation
-from metagen.tasks.fill import pull_push_fill
+from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
 
@@ -61,7 +61,7 @@ class RestorationSampler:
         known = torch.from_numpy(
             np.stack([np.ones(c.shape[:2], bool) if d.known is None else d.known for c, d in zip(clean, degraded)])
         )[:, None]
-        inputs = pull_push_fill(stack([d.image for d in degraded]), known)
+        inputs = fill_unknown(stack([d.image for d in degraded]), known)
         s = self.support
         return Task(
             support_x=inputs[:s],
