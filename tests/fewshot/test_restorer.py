@@ -250,6 +250,15 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     peer = ["restore", "--model", "dncnn25:absent.pth", "--input", str(tmp_path / "noisy.png"), "--out", "p.png"]
     assert main([*peer, "--family", "noise_loss=renoise"]) == 2
     assert "--family adapt a meta-learned run" in capsys.readouterr().err
+    # inpainting: black pixels are lost; the known ones come back as they are unless keep_known=false
+    holes = noisy.copy()
+    holes[np.random.default_rng(1).random(holes.shape) < 0.3] = 0
+    write_image(tmp_path / "holes.png", holes)
+    assert restore("holes.png", "kept.png", "--degradation", "missing", "--steps", "2") == 0
+    assert restore("holes.png", "free.png", "--degradation", "missing", "--family", "keep_known=false") == 0
+    known = holes > 0
+    assert np.array_equal(read("kept.png")[known], holes[known].astype(int))
+    assert not np.array_equal(read("free.png")[known], holes[known].astype(int))
     write_image(tmp_path / "low.png", noisy[:15, :17])
     assert restore("low.png", "sr.png", "--degradation", "sr:scale=2") == 0
     assert np.asarray(Image.open(tmp_path / "sr.png")).shape == (30, 34)
