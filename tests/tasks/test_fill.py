@@ -36,8 +36,8 @@ def test_known_pixels_stay_and_the_fill_is_a_blend_of_them():
 
 def test_missing_pixels_are_filled_close_to_linear_interpolation():
     """Pull-push is smoother than piecewise-linear interpolation over the Delaunay triangulation
-    (about 43 against 52 dB on this smooth image; in the restoration benchmark, 28.5 against
-    biharmonic's 31.1 dB on Set12 at 50% missing): a fill for a network to refine, not a finished inpainting."""
+    (about 43 against 52 dB on this smooth image; 28.5 against biharmonic's 31.1 dB on Set12 at
+    50% missing): the start of the spline fill's conjugate gradients, not a finished inpainting."""
     image = smooth()
     known = np.random.default_rng(1).random(image.shape) >= 0.5
     known[[0, 0, -1, -1], [0, -1, 0, -1]] = True  # corners known: griddata then covers every pixel
