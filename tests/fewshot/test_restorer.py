@@ -174,10 +174,10 @@ def test_inpainting_gives_back_the_known_pixels_and_the_network_elsewhere():
         family = Restorer(model, keep_known=keep_known)
         learner = make_learner("fomaml", model, family.task_loss, InnerLoop(1, 1e-3, "adam"), 1e-3)
         out = adapt_and_restore(learner, family, degraded.image, degraded.known, steps=0)
-        filled = fill_unknown(torch.from_numpy(degraded.image)[None, None], torch.from_numpy(degraded.known)[None, None])
+        known = degraded.known
+        filled = fill_unknown(torch.from_numpy(degraded.image)[None, None], torch.from_numpy(known)[None, None])
         with torch.no_grad():
             network = model(filled)[0, 0].numpy()
-        known = degraded.known
         assert np.allclose(out[~known], network[~known], atol=1e-6)
         if keep_known:
             assert np.array_equal(out[known], degraded.image[known])  # exact: the observed values

@@ -92,7 +92,8 @@ def test_full_tension_solves_the_laplace_equation_at_unknown_pixels():
     image, known = smooth(), holey_mask((45, 61), 3)
     harmonic = spline(image, known, 1.0)
     assert np.abs(_laplacian(torch.from_numpy(harmonic)[None, None])[0, 0].numpy()[~known]).max() < 1e-4
-    assert image[known].min() - 1e-5 <= harmonic.min() and harmonic.max() <= image[known].max() + 1e-5  # maximum principle
+    # the maximum principle: no value outside the range of the known ones
+    assert image[known].min() - 1e-5 <= harmonic.min() and harmonic.max() <= image[known].max() + 1e-5
 
 
 def test_spline_fill_works_image_by_image_and_checks_its_tension():

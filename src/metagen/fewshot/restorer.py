@@ -139,9 +139,9 @@ def adapt_and_restore(
     """Adapt to one degraded image (float [H, W] or [H, W, C]) with ``steps`` self-supervised steps
     on random crops of it, then restore the whole image. ``steps`` 0 is the meta-learned network as
     it is. ``known``: for inpainting, the known pixels (bool [H, W]); the unknown ones are filled by
-    the spline of ``metagen.tasks.fill`` before the network sees them, as in training, and with the family's
-    ``keep_known`` the known ones are given back as they are. ``sr_scale``: the image is
-    a low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
+    the spline of ``metagen.tasks.fill`` before the network sees them, as in training, and with the
+    family's ``keep_known`` the known ones are given back as they are. ``sr_scale``: the image is a
+    low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
     whose sides are multiples of it)."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)

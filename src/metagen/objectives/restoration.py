@@ -81,7 +81,8 @@ def refill_loss(
 ) -> torch.Tensor:
     """Self-supervised inpainting loss on ``filled`` [B, C, H, W] (unknown pixels already filled):
     hide ``fraction`` of the known pixels (``known`` [B, 1, H, W], {0, 1}), fill them as the input
-    was filled (``fill_unknown``) from the pixels still known, and score the restorer's prediction of the hidden values."""
+    was filled (``fill_unknown``) from the pixels still known, and score the restorer's prediction
+    of the hidden values."""
     hidden = _hide(known, gen, fraction)
     return _hidden_error(restore(fill_unknown(filled, (known - hidden) > 0)), filled, hidden)
 

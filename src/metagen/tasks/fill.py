@@ -56,6 +56,7 @@ def _spline_energy_operator(u: torch.Tensor, tension: float) -> torch.Tensor:
 
 
 def _batch_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Each image's inner product of ``a`` and ``b`` [B, ...], shaped to broadcast against them."""
     return (a * b).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
 
 
