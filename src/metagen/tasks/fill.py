@@ -61,7 +61,12 @@ def _batch_dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 def spline_fill(
-    x: torch.Tensor, known: torch.Tensor, tension: float = 0.25, iterations: int = 500, tolerance: float = 1e-4
+    x: torch.Tensor,
+    known: torch.Tensor,
+    tension: float = 0.25,
+    iterations: int = 500,
+    tolerance: float = 1e-4,
+    start: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """``x`` [B, C, H, W] with its unknown pixels replaced by the smoothest surface through the known
     ones: the minimiser of (1 - tension) |Laplacian u|^2 + tension |gradient u|^2 over the unknown
@@ -72,8 +77,11 @@ def spline_fill(
     gaps, without the thin plate's overshoot across large holes.
 
     Solved by conjugate gradients on the unknown pixels (the energy is a positive semi-definite
-    quadratic), started from the pull-push fill, for at most ``iterations`` steps or until the
-    residual falls by ``tolerance``. Known pixels are unchanged."""
+    quadratic) for at most ``iterations`` steps or until the residual is ``tolerance`` times that of
+    the pull-push fill. They start from the pull-push fill, or from ``start`` [B, C, H, W] where one
+    is given: a warm start near the solution (the fill of a mask with a few more known pixels, say)
+    reaches the same accuracy in fewer steps (images whose pull-push fill already solves the problem,
+    such as those with no known pixel, keep it). Known pixels are unchanged."""
     if not 0 <= tension <= 1:
         raise ValueError(f"tension must lie in [0, 1], got {tension}")
     free = (~known.bool()).to(x.dtype).expand_as(x)
@@ -82,8 +90,15 @@ def spline_fill(
         return u
     with torch.no_grad():
         r = -free * _spline_energy_operator(u, tension)
-        p, rr = r, _batch_dot(r, r)
+        rr = _batch_dot(r, r)
         stop = rr.max() * tolerance**2
+        if start is not None:  # for each image the pull-push fill does not already solve
+            u_warm = torch.where(known.bool(), x, start)
+            r_warm = -free * _spline_energy_operator(u_warm, tension)
+            warm = rr > 0
+            u, r = torch.where(warm, u_warm, u), torch.where(warm, r_warm, r)
+            rr = _batch_dot(r, r)
+        p = r
         for _ in range(iterations):
             if bool(rr.max() <= stop):
                 break
@@ -96,7 +111,7 @@ def spline_fill(
     return torch.where(known.bool(), x, u)
 
 
-def fill_unknown(x: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+def fill_unknown(x: torch.Tensor, known: torch.Tensor, start: torch.Tensor | None = None) -> torch.Tensor:
     """The fill restorers see where pixels are lost, in training and at test time alike: the spline
-    in tension of :func:`spline_fill` with its defaults."""
-    return spline_fill(x, known)
+    in tension of :func:`spline_fill` with its defaults (``start``: its warm start, if any)."""
+    return spline_fill(x, known, start=start)
