@@ -32,6 +32,7 @@ from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
 NOISE_LOSSES = ("blind_spot", "renoise")
+NOISE_MODELS = ("white", "signal")
 
 
 class Restorer:
@@ -41,6 +42,9 @@ class Restorer:
         the image).
     mask_fraction: the share of pixels hidden by blind-spot masking and by the inpainting loss.
     renoise_alpha: Noisier2Noise's alpha, the scale of the added noise relative to the image's own.
+    noise_model: the noise re-noising adds: 'white', one level estimated per image, or 'signal', a
+        level that varies with the intensity, fitted per image (Poisson, speckle; see
+        ``metagen.objectives.noise_level``).
     keep_known: on inpainting (some pixels unknown), give back the known pixels as observed and the
         network's output only where pixels were lost, the composite of inpainting networks (e.g.
         Yu et al. 2018, "Generative Image Inpainting with Contextual Attention"): the known pixels
@@ -61,6 +65,7 @@ class Restorer:
         noise_loss: str = "blind_spot",
         renoise_alpha: float = 0.5,
         keep_known: bool = True,
+        noise_model: str = "white",
     ):
         if noise_loss not in NOISE_LOSSES:
             raise ConfigError(f"model.family.noise_loss must be one of {NOISE_LOSSES}, got {noise_loss!r}")
@@ -68,10 +73,13 @@ class Restorer:
             raise ConfigError(f"model.family.mask_fraction must lie in (0, 1), got {mask_fraction}")
         if not renoise_alpha > 0:
             raise ConfigError(f"model.family.renoise_alpha must be positive, got {renoise_alpha}")
+        if noise_model not in NOISE_MODELS:
+            raise ConfigError(f"model.family.noise_model must be one of {NOISE_MODELS}, got {noise_model!r}")
         if not isinstance(keep_known, bool):
             raise ConfigError(f"model.family.keep_known must be true or false, got {keep_known!r}")
         self.model, self.mask_fraction = model, mask_fraction
         self.noise_loss, self.renoise_alpha, self.keep_known = noise_loss, renoise_alpha, keep_known
+        self.noise_model = noise_model
         self.sr_scale: int | None = None
 
     @contextmanager
@@ -97,7 +105,7 @@ class Restorer:
         if not bool(y.all()):
             return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
         if self.noise_loss == "renoise":
-            return renoise_loss(restore, x, gen, self.renoise_alpha)
+            return renoise_loss(restore, x, gen, self.renoise_alpha, self.noise_model)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()

@@ -24,6 +24,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from metagen.objectives.noise_level import MAD_TO_STD, fit_noise_level_function, haar_blocks, noise_std_map
 from metagen.tasks.fill import fill_unknown
 
 
@@ -103,18 +104,12 @@ def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torc
     return F.mse_loss(restore(son), upscaled)
 
 
-# median(|N(0, 1)|): turns a median absolute deviation into a standard deviation
-MAD_TO_STD = 0.6744897501960817
-
-
 def estimate_noise_sigma(x: torch.Tensor) -> torch.Tensor:
     """Blind estimate of the standard deviation of white noise in each image of x [B, C, H, W]
     (Donoho and Johnstone 1994): the median absolute value of the finest diagonal Haar wavelet
     coefficients over 0.6745. Natural images carry little energy there, so they measure the noise.
     Returns [B, 1, 1, 1]."""
-    h, w = x.shape[-2:]
-    x = x[..., : h - h % 2, : w - w % 2]
-    diagonal = (x[..., 0::2, 0::2] - x[..., 0::2, 1::2] - x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 2
+    _, diagonal = haar_blocks(x)
     return diagonal.abs().flatten(1).median(dim=1).values.view(-1, 1, 1, 1) / MAD_TO_STD
 
 
@@ -123,6 +118,7 @@ def renoise_loss(
     noisy: torch.Tensor,
     gen: torch.Generator | None,
     alpha: float = 0.5,
+    noise_model: str = "white",
 ) -> torch.Tensor:
     """Self-supervised denoising loss by re-noising (Noisier2Noise, Moran et al. 2020), blind.
 
@@ -131,8 +127,13 @@ def renoise_loss(
     E[n | z] = E[m / alpha | z], so given z that target's expectation is E[x | z] and the loss is
     the supervised one up to a constant (for alpha = 1, n and m are simply exchangeable). A small
     ``alpha`` keeps the input near the real noise level at the price of a noisier target.
-    noisy [B, C, H, W]."""
-    sigma = estimate_noise_sigma(noisy.detach())
+    ``noise_model``: 'white', one level per image (:func:`estimate_noise_sigma`), or 'signal', a
+    level that depends on the intensity (``metagen.objectives.noise_level``: Poisson, speckle),
+    so that m has n's distribution where n's level varies. noisy [B, C, H, W]."""
+    if noise_model == "signal":
+        sigma = noise_std_map(noisy, fit_noise_level_function(noisy))
+    else:
+        sigma = estimate_noise_sigma(noisy.detach())
     draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
     extra = draw.to(noisy.device) * sigma
     return F.mse_loss(restore(noisy + alpha * extra), noisy - extra / alpha)

@@ -271,7 +271,12 @@ def _adaptation(runs: dict[str, dict[str, Any]]) -> str:
     options = next((info.get("adaptation") for info in runs.values()), None) or {}
     loss = options.get("noise_loss", "blind_spot")
     described = {"blind_spot": "blind-spot masking (Noise2Self)", "renoise": "re-noising (Noisier2Noise)"}
-    return f"Adaptation to noise by {described.get(loss, loss)}. "
+    level = ""
+    if loss == "renoise":
+        signal = options.get("noise_model", "white") == "signal"
+        level = (" with a noise level that varies with the intensity, fitted to each image (Foi et al. 2008)"
+                 if signal else " with one noise level per image")  # fmt: skip
+    return f"Adaptation to noise by {described.get(loss, loss)}{level}. "
 
 
 def _trained_on(runs: dict[str, dict[str, Any]]) -> str:
