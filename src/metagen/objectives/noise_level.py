@@ -47,10 +47,10 @@ def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16) -> torch.Tenso
     """The coefficients (a, b, c) of var(x) = a + b x + c x^2, [3], for the images of ``noisy``
     [B, C, H, W] together: one curve for the batch, which holds crops of one image (adaptation) or
     patches of one task (training), so that the fit sees many blocks. The blocks are split into
-    ``bins`` groups of equal size by their intensity (:func:`block_levels`); each group gives a robust variance (median
-    absolute diagonal coefficient over 0.6745, squared) at its mean intensity, and the curve is the
-    non-negative least-squares fit to those points (Foi et al. 2008, with a quadratic term for
-    multiplicative noise). With white noise the points scatter around one level and the fit is
+    ``bins`` groups of equal size by their intensity (:func:`block_levels`); each group gives a
+    robust variance (median absolute diagonal coefficient over 0.6745, squared) at its mean
+    intensity, and the curve is the non-negative least-squares fit to those points (Foi et al.
+    2008, with a quadratic term for multiplicative noise). With white noise the points scatter around one level and the fit is
     close to flat; fitted crop by crop, texture would tilt it."""
     noisy = noisy.detach().float()
     _, details = haar_blocks(noisy)
