@@ -275,6 +275,16 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     assert not np.array_equal(read("renoise3.png"), read("out3.png"))
     assert restore("noisy.png", "z.png", "--family", "noise_loss=noise2noise") == 2
     assert "noise_loss must be one of" in capsys.readouterr().err
+    # on speckle, re-noising at a level that follows the intensity adapts differently from one level
+    ramp = np.linspace(0.1, 0.9, 34, dtype=np.float32)[None].repeat(30, 0)
+    speckled = ramp * (1 + np.random.default_rng(2).normal(0, 0.3, ramp.shape))
+    write_image(tmp_path / "speckled.png", np.uint8(np.clip(speckled, 0, 1) * 255))
+    for model in ("white", "signal"):
+        renoise = ["--steps", "3", "--family", "noise_loss=renoise", f"noise_model={model}"]
+        assert restore("speckled.png", f"{model}.png", *renoise) == 0
+    assert not np.array_equal(read("signal.png"), read("white.png"))
+    assert restore("noisy.png", "z.png", "--family", "noise_loss=renoise", "noise_model=pink") == 2
+    assert "noise_model must be one of" in capsys.readouterr().err
     peer = ["restore", "--model", "dncnn25:absent.pth", "--input", str(tmp_path / "noisy.png"), "--out", "p.png"]
     assert main([*peer, "--family", "noise_loss=renoise"]) == 2
     assert "--family adapt a meta-learned run" in capsys.readouterr().err
