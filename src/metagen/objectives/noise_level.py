@@ -32,13 +32,12 @@ def haar_blocks(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return (a + b + c + d) / 4, (a - b - c + d) / 2
 
 
-def block_levels(x: torch.Tensor, window: int = 3) -> torch.Tensor:
-    """The intensity at each 2x2 block of x [B, C, H, W]: the mean of the ``window`` x ``window``
-    blocks around it, [B, C, H // 2, W // 2]. One block's own mean carries the noise of four pixels;
-    binned by it, blocks whose noise pulled them down would land among darker ones, and their
-    larger noise would inflate the level there (with multiplicative noise, by half at the dark
+def block_levels(means: torch.Tensor, window: int = 3) -> torch.Tensor:
+    """The intensity at each 2x2 block, from the block ``means`` of :func:`haar_blocks`: the mean
+    of the ``window`` x ``window`` blocks around it. One block's own mean carries the noise of four
+    pixels; binned by it, blocks whose noise pulled them down would land among darker ones, and
+    their larger noise would inflate the level there (with multiplicative noise, most at the dark
     end). Nine blocks cut that noise by three."""
-    means, _ = haar_blocks(x)
     pad = window // 2
     return F.avg_pool2d(F.pad(means, (pad, pad, pad, pad), mode="replicate"), window, stride=1)
 
@@ -53,8 +52,8 @@ def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16) -> torch.Tenso
     2008, with a quadratic term for multiplicative noise). With white noise the points scatter around one level and the fit is
     close to flat; fitted crop by crop, texture would tilt it."""
     noisy = noisy.detach().float()
-    _, details = haar_blocks(noisy)
-    mean, detail = block_levels(noisy).flatten().cpu().numpy(), details.flatten().abs().cpu().numpy()
+    means, details = haar_blocks(noisy)
+    mean, detail = block_levels(means).flatten().cpu().numpy(), details.flatten().abs().cpu().numpy()
     groups = [g for g in np.array_split(np.argsort(mean, kind="stable"), min(bins, mean.size)) if g.size]
     level = np.array([mean[g].mean() for g in groups], dtype=np.float64)
     variance = np.array([(np.median(detail[g]) / MAD_TO_STD) ** 2 for g in groups], dtype=np.float64)
@@ -67,7 +66,7 @@ def noise_std_map(noisy: torch.Tensor, coefficients: torch.Tensor) -> torch.Tens
     [3] from :func:`fit_noise_level_function`), evaluated at its block's intensity as the fit saw
     it (:func:`block_levels`; its own value would tie the level to the noise it carries)."""
     h, w = noisy.shape[-2:]
-    levels = block_levels(F.pad(noisy.detach(), (0, w % 2, 0, h % 2), mode="replicate"))
+    levels = block_levels(haar_blocks(F.pad(noisy.detach(), (0, w % 2, 0, h % 2), mode="replicate"))[0])
     level = levels.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)[..., :h, :w].clamp_min(0)
     a, b, c = coefficients.tolist()
     return (a + b * level + c * level**2).clamp_min(0).sqrt()
