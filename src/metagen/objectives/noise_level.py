@@ -49,8 +49,8 @@ def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16) -> torch.Tenso
     ``bins`` groups of equal size by their intensity (:func:`block_levels`); each group gives a
     robust variance (median absolute diagonal coefficient over 0.6745, squared) at its mean
     intensity, and the curve is the non-negative least-squares fit to those points (Foi et al.
-    2008, with a quadratic term for multiplicative noise). With white noise the points scatter around one level and the fit is
-    close to flat; fitted crop by crop, texture would tilt it."""
+    2008, with a quadratic term for multiplicative noise). With white noise the points scatter
+    around one level and the fit is close to flat; fitted crop by crop, texture would tilt it."""
     noisy = noisy.detach().float()
     means, details = haar_blocks(noisy)
     mean, detail = block_levels(means).flatten().cpu().numpy(), details.flatten().abs().cpu().numpy()
