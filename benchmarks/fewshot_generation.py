@@ -6,20 +6,25 @@ budget and scored in the same feature space.
 
     python benchmarks/fewshot_generation.py --features runs/features-omniglot \\
         [--dataset omniglot] [--budget 240] [--seeds 0 1 2] [--shots 1 5] [--max-classes 100] [--methods ...]
+        [--keep-rows]
 
 The feature space is a prototypical network trained on the training classes only
 (`metagen features train configs/features/omniglot_protonet.yaml`, or celeba_protonet.yaml /
 att_protonet.yaml for faces). Omniglot writes results/fewshot_generation.md, faces
 results/fewshot_generation_<dataset>.md. Runs are kept in --runs-dir and reused when the script is
-run again.
+run again. With --methods and --keep-rows, only the named methods are run again and the other
+methods' rows are read back from the existing results JSON, which must come from the same protocol
+(budget, seeds, K, test classes, feature space); the header then says which rows were read back.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 from _common import RESULTS, machine_info, write_results
 
@@ -57,13 +62,24 @@ def main() -> None:
     parser.add_argument("--downstream-tasks", type=int, default=600)
     parser.add_argument("--runs-dir", default="runs/fewshot-generation-benchmark")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--keep-rows", action="store_true",
+                        help="keep the rows of methods not in --methods from the existing results JSON")  # fmt: skip
     args = parser.parse_args()
+    if args.keep_rows and not args.methods:
+        parser.error("--keep-rows needs --methods: the methods to run again")
 
     protocol, name, what = DATASETS[args.dataset]
-    methods = omniglot_methods(CONFIGS) if args.dataset == "omniglot" else face_methods(CONFIGS, args.dataset)
+    all_methods = omniglot_methods(CONFIGS) if args.dataset == "omniglot" else face_methods(CONFIGS, args.dataset)
+    methods = all_methods
     if args.methods:
         methods = [m for m in methods if m.name in args.methods or slug(m.name) in args.methods]
     features = load_feature_space(args.features, args.device)
+    kept = None
+    if args.keep_rows:
+        if not (RESULTS / f"{name}.json").exists():
+            parser.error(f"--keep-rows: no results/{name}.json to keep rows from")
+        old_command = json.loads((RESULTS / f"{name}.json").read_text())["command"]
+        kept = kept_payload(name, args, parser.parse_args(old_command), features.checksum)
     results = run_generation_benchmark(
         methods, features, protocol, args.shots, args.seeds, args.budget, Path(args.runs_dir) / args.dataset,
         RESULTS / name, args.max_classes, args.device, args.bootstrap, args.downstream_tasks,
@@ -75,34 +91,81 @@ def main() -> None:
         "",
         f"Test classes: {what} ({first['test_classes']} of {first['test_classes_in_split']}), "
         f"{first['generated_per_class']} images generated per class, seeds {args.seeds}; every "
-        f"method trained for {args.budget:.0f} s (wall clock, one method at a time on this machine) per seed (the published methods train for hours to "
-        f"days: these are short-budget numbers). Feature space: {first['feature_space']['name']} "
+        f"method trained for {args.budget:.0f} s (wall clock, one method at a time on this machine) per seed "
+        "(the published methods train for hours to days: these are short-budget numbers). "
+        f"Feature space: {first['feature_space']['name']} "
         f"(sha256 {first['feature_space']['checksum'][:16]}...), trained on training classes only.",
         "",
-        "Cells are the mean over seeds ± the 95% Student-t half-width over seeds (one seed: ± the 95% bootstrap half-width over "
-        "test classes; KID: ± its std over subsets, in the feature space's units; downstream gain: ± its 95% half-width over tasks). FID and KID: "
-        "lower is better; the rest: higher is better. Memorisation is the generated images' mean distance to the "
-        "nearest shot over the real images' (1 = as far as new real images; copies give about 0). Class fidelity: "
-        "the share of generated images nearest their own class's prototype among the test classes shown. NLL bound: "
-        "an upper bound on -log p(image | shots) in nats per image, for up to 10 real images per class that are not "
-        "shots (importance-weighted, 16 samples; lower is better; '–': a model with no likelihood). Glyphs use a "
-        "Bernoulli likelihood; photos a Gaussian density with a fixed std of 0.1 on the [0, 1] scale, which can be "
-        "negative. The VAEs' bound is under their N(0, I) prior, while their sampler draws latents near the shots'; "
-        "the set VAE's is under its prior p(z | c), which its 'shot latents' rows do not sample from.",
+        "Cells are the mean over seeds ± the 95% Student-t half-width over seeds (one seed: ± the 95% bootstrap half-"
+        "width over test classes; KID: ± its std over subsets, in the feature space's units; downstream gain: ± its "
+        "95% half-width over tasks). FID and KID: lower is better; the rest: higher is better. Memorisation is the "
+        "generated images' mean distance to the nearest shot over the real images' (1 = as far as new real images; "
+        "copies give about 0). Class fidelity: the share of generated images nearest their own class's prototype "
+        "among the test classes shown. NLL bound: an upper bound on -log p(image | shots) in nats per image, for up "
+        "to 10 real images per class that are not shots (importance-weighted, 16 samples; lower is better; '–': a "
+        "model with no likelihood). Glyphs use a Bernoulli likelihood; photos a Gaussian density with a fixed std of "
+        "0.1 on the [0, 1] scale, which can be negative. The VAEs' bound is under their N(0, I) prior, while their "
+        "sampler draws latents near the shots'; the set VAE's is under its prior p(z | c), which its 'shot latents' "
+        "rows do not sample from.",
         "",
         f"Machine: {machine['cpu']}, {machine['cores']} cores.",
     ]
-    payload = {"machine": machine, "command": sys.argv[1:], "budget_s": args.budget, "seeds": args.seeds, "tables": {}}
+    payload = {"machine": machine, "command": sys.argv[1:], "budget_s": args.budget, "seeds": args.seeds,
+               "max_classes": args.max_classes, "feature_checksum": features.checksum, "tables": {}}  # fmt: skip
     for k in args.shots:
         rows = aggregate(results, k)
         copies = aggregate(results[:1], k, baseline="copy_the_shots")
+        for row in rows:
+            row["command"] = sys.argv[1:]
+        if kept is not None:
+            rows = merge_rows(rows, kept["tables"][f"K={k}"], [m.name for m in all_methods], kept["command"])
         check = target_check if args.dataset == "omniglot" else faces_target_check
         lines += ["", f"## K = {k}", "", *table_lines(rows + copies), "", *check(rows)]
         payload["tables"][f"K={k}"] = rows + copies
+    if kept is not None:
+        lines += ["", *provenance_lines(payload["tables"])]
     lines += ["", "Sample grids (first seed, largest K; one test class per row: the shots, then generated images):", ""]
-    lines += [f"- {m.name}: ![]({name}/{slug(m.name)}.png)" for m in methods]
+    lines += [f"- {m.name}: ![]({name}/{slug(m.name)}.png)" for m in (all_methods if kept else methods)]
     lines += ["", f"Command: `python benchmarks/fewshot_generation.py {shlex.join(sys.argv[1:])}`"]
     write_results(name, lines, payload)
+
+
+def kept_payload(name: str, args: argparse.Namespace, old_args: argparse.Namespace, checksum: str) -> dict[str, Any]:
+    """The existing results JSON whose rows --keep-rows reuses, refused unless its protocol matches
+    this run's (``old_args``: its command, parsed): data set, budget, seeds, K, test classes,
+    bootstrap, downstream tasks and (where it recorded it) the feature space."""
+    kept = json.loads((RESULTS / f"{name}.json").read_text())
+    fields = ("dataset", "budget", "seeds", "shots", "max_classes", "bootstrap", "downstream_tasks")
+    mismatches = [f for f in fields if getattr(old_args, f) != getattr(args, f)]
+    if kept.get("feature_checksum", checksum) != checksum:
+        mismatches.append("feature space")
+    if mismatches:
+        raise SystemExit(f"--keep-rows: {name}.json differs from this run in: {', '.join(mismatches)}")
+    return kept
+
+
+def merge_rows(
+    new: list[dict[str, Any]], old: list[dict[str, Any]], order: list[str], old_command: list[str]
+) -> list[dict[str, Any]]:
+    """The rerun methods' rows in place of their old ones, the others kept, in the methods' order
+    (baseline rows are left out: the caller adds this run's). A kept row keeps the command that
+    made it (``old_command`` where it names none)."""
+    kept = {r["method"]: {"command": old_command} | r for r in old if not r.get("baseline")}
+    rows = kept | {r["method"]: r for r in new}
+    return [rows[m] for m in order if m in rows]
+
+
+def provenance_lines(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """Which command produced which rows, for a table assembled with --keep-rows."""
+    by_command: dict[str, list[str]] = {}
+    for rows in tables.values():
+        for row in rows:
+            if "command" in row and row["method"] not in by_command.setdefault(shlex.join(row["command"]), []):
+                by_command[shlex.join(row["command"])].append(row["method"])
+    lines = ["Rows by the run that made them (same protocol and feature space; sample grids from the same runs):"]
+    for command, methods in by_command.items():
+        lines.append(f"- {'; '.join(methods)}: `python benchmarks/fewshot_generation.py {command}`")
+    return lines
 
 
 if __name__ == "__main__":

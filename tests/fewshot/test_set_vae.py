@@ -83,15 +83,15 @@ def test_set_vae_goes_with_the_episodic_algorithm_only(tmp_path: Path):
 
 def test_local_levels_reach_the_decoder_at_their_resolutions():
     torch.manual_seed(0)
-    for size, channels, levels in ((28, 1, 2), (64, 3, 3)):
+    for size, channels, levels in ((28, 1, 2), (28, 1, 3), (64, 3, 3), (64, 3, 5)):
         net = SetVAE(image_size=size, channels=channels, latent_dim=4, context_dim=6, width=8, hidden=16,
                      local_levels=levels)  # fmt: skip
         _, maps = net.features_and_maps(torch.rand(3, channels, size, size))
         assert [m.shape[-1] for m in maps] == [net.base_side * 2**i for i in range(levels)]
         out = net.generate(torch.rand(3, channels, size, size), torch.randn(5, 4), fusion=random_fusion(5, 3))
         assert out.shape == (5, channels, size, size)
-    with pytest.raises(ValueError, match="local_levels must lie in 0..2"):
-        SetVAE(local_levels=3)
+    with pytest.raises(ValueError, match="local_levels must lie in 0..3"):
+        SetVAE(local_levels=4)
     assert not any("merge" in k for k in SetVAE(latent_dim=4, width=8, hidden=16).state_dict())  # the original model
 
 
@@ -164,3 +164,45 @@ def test_shot_sampler_is_chosen_at_load_time_and_checked(tmp_path: Path):
         load_generator(tmp_path / "run", family={"sampler": "nearest"})
     with pytest.raises(ConfigError, match="no option 'samples'"):
         load_generator(tmp_path / "run", family={"samples": "shots"})
+
+
+def test_explain_shots_adds_the_context_images_to_the_images_explained():
+    from metagen.fewshot.set_vae import SetVAEGenerator
+    from metagen.tasks.task import Task
+
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=1).double()
+    params = dict(net.named_parameters())
+    support, query = torch.rand(3, 1, 28, 28, dtype=torch.float64), torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    task = Task(support, torch.zeros(3, dtype=torch.long), query, torch.zeros(2, dtype=torch.long), (0,))
+    family = SetVAEGenerator(net, random_shots=False, explain_shots=True)
+    loss = family.episode_loss(params, task, torch.Generator().manual_seed(5))
+    gen = torch.Generator().manual_seed(5)  # the same draws, in the family's order: context, latents, fusion
+    targets = torch.cat([query, support])
+    eps_c, eps_z = torch.randn(6, generator=gen).double(), torch.randn(5, 4, generator=gen).double()
+    fusion = random_fusion(5, 3, gen).double()
+    expected = set_negative_elbo(net(support, targets, eps_c, eps_z, fusion), targets, "bernoulli")
+    torch.testing.assert_close(loss, expected)
+    queries_only = SetVAEGenerator(net, random_shots=False).episode_loss(params, task, torch.Generator().manual_seed(5))
+    assert not torch.isclose(queries_only, loss)
+
+
+def test_free_bits_floor_each_latent_dimensions_batch_mean_kl():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16).double()
+    shots, images = torch.rand(3, 1, 28, 28, dtype=torch.float64), torch.rand(5, 1, 28, 28, dtype=torch.float64)
+    terms = net(shots, images, torch.zeros(6, dtype=torch.float64), torch.zeros(5, 4, dtype=torch.float64))
+    kl_dims = kl_divergence(Normal(terms["mu_z"], (0.5 * terms["logvar_z"]).exp()),
+                            Normal(terms["prior_mu"], (0.5 * terms["prior_logvar"]).exp())).mean(0)  # fmt: skip
+    floor = float(kl_dims.detach().median())  # some dimensions under the floor, some over
+    nll = torch.nn.functional.binary_cross_entropy_with_logits(terms["logits"], images, reduction="sum") / 5
+    kl_c = kl_divergence(Normal(terms["mu_c"], (0.5 * terms["logvar_c"]).exp()), Normal(0.0, 1.0)).sum() / 5
+    expected = nll + torch.maximum(kl_dims, torch.tensor(floor, dtype=torch.float64)).sum() + kl_c
+    loss = set_negative_elbo(terms, images, "bernoulli", free_bits=floor)
+    torch.testing.assert_close(loss, expected)
+    assert loss > set_negative_elbo(terms, images, "bernoulli")
+    under = kl_dims < floor  # the floor passes no gradient to the prior of those dimensions (it enters only the KL)
+    (grad,) = torch.autograd.grad(loss, terms["prior_mu"])
+    assert under.any() and torch.all(grad[:, under] == 0) and torch.all(grad[:, ~under].abs().sum(0) > 0)
+    with pytest.raises(ConfigError, match="free_bits must be at least 0"):
+        train(config_from_dict(TINY_SET_VAE, ["model.family.free_bits=-1"]), Path("unused"), show_progress=False)

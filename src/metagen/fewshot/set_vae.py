@@ -33,7 +33,10 @@ class SetVAEGenerator:
     p(z | c), as the Neural Statistician does; 'shots' draws them near the shots' posteriors
     q(z | shot, c), mixed with each image's fusion weights (the VAE sampler's way; see
     ``SetVAE.generate_near_shots``). Both sample in one pass; the memorisation ratio shows how close
-    to the shots each stays."""
+    to the shots each stays. ``explain_shots`` adds the context images themselves to each class's
+    images to explain, as the Neural Statistician's ELBO does over a whole data set; without it only
+    the queries, unseen by the context, are explained (the predictive form). ``free_bits`` (nats per
+    latent dimension; see ``set_negative_elbo``) keeps the per-image latent in use."""
 
     family = "set-vae"
     kind = "fewshot-generator"
@@ -45,13 +48,17 @@ class SetVAEGenerator:
         random_shots: bool = True,
         fusion: str = "mix",
         sampler: str = "prior",
+        explain_shots: bool = False,
+        free_bits: float = 0.0,
     ):
         if fusion not in FUSIONS:
             raise ConfigError(f"model.family.fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
         if sampler not in SAMPLERS:
             raise ConfigError(f"model.family.sampler must be one of {', '.join(SAMPLERS)}, got {sampler!r}")
         self.model, self.temperature, self.random_shots, self.fusion = model, temperature, random_shots, fusion
-        self.sampler = sampler
+        if free_bits < 0:
+            raise ConfigError(f"model.family.free_bits must be at least 0, got {free_bits}")
+        self.sampler, self.explain_shots, self.free_bits = sampler, explain_shots, free_bits
 
     def _fusion(self, n: int, k: int, gen: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
         if not self.model.local_levels:
@@ -64,18 +71,21 @@ class SetVAEGenerator:
         eps_z = torch.randn(images.shape[0], self.model.latent_dim, generator=gen).to(images)
         fusion = self._fusion(len(images), len(context_set), gen, images)
         terms = functional_call(self.model, params, (context_set, images, eps_c, eps_z, fusion))
-        return set_negative_elbo(terms, images, self.model.likelihood)
+        return set_negative_elbo(terms, images, self.model.likelihood, self.free_bits)
 
     def episode_loss(self, params: Params, task: Task, gen: torch.Generator | None = None) -> torch.Tensor:
-        """Negative ELBO (nats per image) of each class's queries given the context of its support,
-        averaged over the task's classes."""
+        """Negative ELBO (nats per image) of each class's queries (with ``explain_shots``, and of the
+        context images too) given the context of its support, averaged over the task's classes."""
         losses = []
         for label in range(task.n_way):
             support = task.support_x[task.support_y == label]
             if self.random_shots and len(support) > 1:
                 k = int(torch.randint(1, len(support) + 1, (1,), generator=gen))
                 support = support[torch.randperm(len(support), generator=gen)[:k].to(support.device)]
-            losses.append(self._loss(params, support, task.query_x[task.query_y == label], gen))
+            targets = task.query_x[task.query_y == label]
+            if self.explain_shots:
+                targets = torch.cat([targets, support])
+            losses.append(self._loss(params, support, targets, gen))
         return torch.stack(losses).mean()
 
     def task_loss(

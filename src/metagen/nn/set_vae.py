@@ -35,8 +35,10 @@ class SetVAE(nn.Module):
     context_dim: size of the set's context c. width: channels of the first convolution, doubled at
     each halving up to 4x. hidden: width of the fully connected layers.
     likelihood: 'bernoulli' (glyphs) or 'gaussian' (photos), as for ``conv_vae``.
-    local_levels: how many of the deepest encoder resolutions pass the shots' fused maps to the
-    decoder (0: the pooled context only, the original Neural Statistician).
+    local_levels: how many of the encoder's resolutions, deepest first, pass the shots' fused maps to
+    the decoder (0: the pooled context only, the original Neural Statistician). The last level is
+    the full resolution (the first 3x3 block's map), so at most one more than the halvings: 0..3 at
+    28 pixels, joined at 7x7, 14x14 and 28x28.
     """
 
     def __init__(
@@ -54,8 +56,10 @@ class SetVAE(nn.Module):
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
-        if not 0 <= local_levels <= steps:
-            raise ValueError(f"local_levels must lie in 0..{steps} for {image_size}-pixel images, got {local_levels}")
+        if not 0 <= local_levels <= steps + 1:
+            raise ValueError(
+                f"local_levels must lie in 0..{steps + 1} for {image_size}-pixel images, got {local_levels}"
+            )
         flat = widths[-1] * side * side
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, hidden), nn.SiLU())
         self.statistic = _mlp(hidden, hidden, hidden)  # applied per image, then mean-pooled over the set

@@ -43,14 +43,25 @@ def gaussian_kl_between(
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(-1)
 
 
-def set_negative_elbo(terms: dict[str, torch.Tensor], x: torch.Tensor, likelihood: str) -> torch.Tensor:
+def set_negative_elbo(
+    terms: dict[str, torch.Tensor], x: torch.Tensor, likelihood: str, free_bits: float = 0.0
+) -> torch.Tensor:
     """Negative ELBO of images ``x`` [B, ...] given a set's context (Edwards and Storkey 2017), in
     nats per image: reconstruction NLL + KL(q(z | x, c) || p(z | c)) per image, plus the context's
-    KL(q(c | set) || N(0, I)) shared out over the B images. ``terms`` is ``SetVAE.forward``'s output."""
+    KL(q(c | set) || N(0, I)) shared out over the B images. ``terms`` is ``SetVAE.forward``'s output.
+
+    ``free_bits`` > 0 (Kingma et al. 2016, "Improved Variational Inference with Inverse
+    Autoregressive Flow"): each latent dimension's KL, averaged over the batch, counts as at least
+    ``free_bits`` nats, so the objective stops pressing z's dimensions below that and z keeps
+    information about each image (a training objective, no longer a bound)."""
     nll = reconstruction_nll(terms["logits"], x, likelihood)
-    kl_z = gaussian_kl_between(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
     kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
-    return (nll + kl_z).mean() + kl_c / x.shape[0]
+    kl_dims = gaussian_kl_between(
+        terms["mu_z"][..., None], terms["logvar_z"][..., None], terms["prior_mu"][..., None],
+        terms["prior_logvar"][..., None],
+    )  # fmt: skip
+    kl_z = kl_dims.mean(0).clamp_min(free_bits).sum() if free_bits > 0 else kl_dims.sum(-1).mean()
+    return nll.mean() + kl_z + kl_c / x.shape[0]
 
 
 def gaussian_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
