@@ -51,6 +51,7 @@ def main() -> None:
             "algorithm": model.record["algorithm"],
             "image": f"{model.image_size}x{model.image_size}x{model.channels}",
             "adapt_steps": cfg.meta.adapt_steps,
+            "trained_steps": model.step,
             "median_s": statistics.median(times[run]),
             "min_s": min(times[run]),
             "max_s": max(times[run]),
@@ -59,13 +60,15 @@ def main() -> None:
         f"# Adapt and generate: {args.num} images from {args.shots} shots, once the model is loaded",
         "",
         f"Median of {args.reps} interleaved repetitions after one warm-up round; {machine['cpu']}, "
-        f"{machine['cores']} cores, torch {torch.__version__}, {torch.get_num_threads()} threads.",
+        f"{machine['cores']} cores, torch {torch.__version__}, {torch.get_num_threads()} threads. The time "
+        "depends on the architecture and the adaptation steps, not on how long the run trained.",
         "",
-        "| run | family | algorithm | image | adaptation steps | median s | min s | max s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| run | family | algorithm | image | trained steps | adaptation steps | median s | min s | max s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['run']} | {r['family']} | {r['algorithm']} | {r['image']} | {r['adapt_steps']} | "
+        lines.append(f"| {r['run']} | {r['family']} | {r['algorithm']} | {r['image']} | {r['trained_steps']} | "
+                     f"{r['adapt_steps']} | "
                      f"{r['median_s']:.3f} | {r['min_s']:.3f} | {r['max_s']:.3f} |")  # fmt: skip
     lines += ["", f"Command: `python benchmarks/generate_speed.py {' '.join(sys.argv[1:])}`"]
     write_results("generate_speed", lines, {"rows": rows, "machine": machine, "reps": args.reps,

@@ -84,6 +84,6 @@ def test_set_vae_bound_approaches_conditional_log_likelihood_by_prior_sampling()
         z = prior_mu + torch.exp(0.5 * prior_logvar.clamp(-10, 6)) * torch.randn(
             n, 2, generator=gen, dtype=torch.float64
         )
-        logits = net.decode(z, c, net.fuse(maps, random_fusion(n, 3, gen).double(), n))
+        logits = net.decode(z, c, net.shot_terms(maps, random_fusion(n, 3, gen).double(), n))
         exact = torch.stack([_logmeanexp(-reconstruction_nll(logits, xi.expand_as(logits), "bernoulli")) for xi in x])
     assert torch.all((bound - exact).abs() < 0.5)  # nats, of about 550: both are Monte Carlo estimates

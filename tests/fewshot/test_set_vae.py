@@ -206,3 +206,17 @@ def test_free_bits_floor_each_latent_dimensions_batch_mean_kl():
     assert under.any() and torch.all(grad[:, under] == 0) and torch.all(grad[:, ~under].abs().sum(0) > 0)
     with pytest.raises(ConfigError, match="free_bits must be at least 0"):
         train(config_from_dict(TINY_SET_VAE, ["model.family.free_bits=-1"]), Path("unused"), show_progress=False)
+
+
+def test_shot_terms_give_the_merge_of_the_fused_maps_side_by_side():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=3).double()
+    shots = torch.rand(5, 1, 28, 28, dtype=torch.float64)
+    z, c = torch.randn(7, 4, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    _, maps = net.features_and_maps(shots)
+    for weights in (random_fusion(7, 5).double(), None):
+        fused = SetVAE.fuse(maps, weights, 7)  # the reference: concatenate, then the merge block as a whole
+        h = net.from_latent(torch.cat([z, c.expand(7, -1)], dim=1)).view(-1, net.base_width, 7, 7)
+        for i, layer in enumerate(net.decoder):
+            h = layer(net.merge[i](torch.cat([h, fused[i]], dim=1)) if i < 3 else h)
+        torch.testing.assert_close(net.decode(z, c, net.shot_terms(maps, weights, 7)), h)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from metagen.nn.blocks import check_image_network, conv_gn_act, encoder_layers
@@ -105,14 +106,25 @@ class SetVAE(nn.Module):
         """Features of one set [K, hidden] (any K >= 1) -> the context posterior (mu, logvar) [context_dim]."""
         return _gaussian(self.context_posterior(self.statistic(set_features).mean(dim=0)))
 
+    def shot_terms(self, maps: list[torch.Tensor], weights: torch.Tensor | None, n: int) -> list[torch.Tensor]:
+        """What the shots add inside each merge, for ``n`` images mixing the shots' maps [K, F, h, w]
+        with ``weights`` [n, K] (None: their mean): the shot half of the merge convolution applied to
+        the fused maps. The convolution has no bias, so it is linear and commutes with the convex
+        mix; it runs on the K shot maps, then the results are mixed, rather than on n fused maps."""
+        halves = [F.conv2d(m, self.merge[i][0].weight[:, m.shape[1] :], padding=1) for i, m in enumerate(maps)]
+        return self.fuse(halves, weights, n)
+
     def decode(self, z: torch.Tensor, c: torch.Tensor, local: list[torch.Tensor] = ()) -> torch.Tensor:
-        """Latents [B, latent_dim], a context [context_dim] and, with local levels, the fused shot
-        maps [B, F, h, w] per level (``fuse``) -> output logits [B, C, H, W]."""
+        """Latents [B, latent_dim], a context [context_dim] and, with local levels, the shots' terms
+        [B, F, h, w] per level (``shot_terms``) -> output logits [B, C, H, W]. Each merge is the
+        convolution of the decoder's map and the fused shot maps, side by side, then GroupNorm and
+        SiLU; the shots' half of that convolution comes in ``local``."""
         h = self.from_latent(torch.cat([z, c.expand(len(z), -1)], dim=1))
         h = h.view(-1, self.base_width, self.base_side, self.base_side)
         for i, layer in enumerate(self.decoder):
             if i < len(local):
-                h = self.merge[i](torch.cat([h, local[i]], dim=1))
+                conv, norm, act = self.merge[i]
+                h = act(norm(F.conv2d(h, conv.weight[:, : h.shape[1]], padding=1) + local[i]))
             h = layer(h)
         return h
 
@@ -136,7 +148,7 @@ class SetVAE(nn.Module):
         prior_mu, prior_logvar = _gaussian(self.latent_prior(cs))
         z = mu_z + torch.exp(0.5 * logvar_z) * eps_z
         return {
-            "logits": self.decode(z, c, self.fuse(maps, fusion, len(images))),
+            "logits": self.decode(z, c, self.shot_terms(maps, fusion, len(images))),
             "mu_c": mu_c,
             "logvar_c": logvar_c,
             "mu_z": mu_z,
@@ -155,7 +167,7 @@ class SetVAE(nn.Module):
         c, _ = self.context(set_features)
         prior_mu, prior_logvar = _gaussian(self.latent_prior(c[None]))
         z = prior_mu + temperature * torch.exp(0.5 * prior_logvar) * eps_z
-        return torch.sigmoid(self.decode(z, c, self.fuse(maps, fusion, len(z))))
+        return torch.sigmoid(self.decode(z, c, self.shot_terms(maps, fusion, len(z))))
 
     def generate_near_shots(
         self, shots: torch.Tensor, eps_z: torch.Tensor, weights: torch.Tensor, temperature: float = 1.0
@@ -169,7 +181,7 @@ class SetVAE(nn.Module):
         c, _ = self.context(set_features)
         mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([set_features, c.expand(len(shots), -1)], dim=1)))
         z = weights @ mu_z + temperature * (weights @ torch.exp(0.5 * logvar_z)) * eps_z
-        return torch.sigmoid(self.decode(z, c, self.fuse(maps, weights, len(z))))
+        return torch.sigmoid(self.decode(z, c, self.shot_terms(maps, weights, len(z))))
 
 
 FUSIONS = ("mix", "pick", "mean")
