@@ -14,7 +14,8 @@ att_protonet.yaml for faces). Omniglot writes results/fewshot_generation.md, fac
 results/fewshot_generation_<dataset>.md. Runs are kept in --runs-dir and reused when the script is
 run again. With --methods and --keep-rows, only the named methods are run again and the other
 methods' rows are read back from the existing results JSON, which must come from the same protocol
-(budget, seeds, K, test classes, feature space); the header then says which rows were read back.
+(data set, budget, seeds, K, test classes, bootstrap, downstream tasks, feature space) on the same
+kind of machine; the table then lists the rows by the run that made them.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def main() -> None:
         if not (RESULTS / f"{name}.json").exists():
             parser.error(f"--keep-rows: no results/{name}.json to keep rows from")
         old_command = json.loads((RESULTS / f"{name}.json").read_text())["command"]
-        kept = kept_payload(name, args, parser.parse_args(old_command), features.checksum)
+        kept = kept_payload(name, args, parser.parse_args(old_command), features.checksum, machine_info())
     results = run_generation_benchmark(
         methods, features, protocol, args.shots, args.seeds, args.budget, Path(args.runs_dir) / args.dataset,
         RESULTS / name, args.max_classes, args.device, args.bootstrap, args.downstream_tasks,
@@ -130,15 +131,20 @@ def main() -> None:
     write_results(name, lines, payload)
 
 
-def kept_payload(name: str, args: argparse.Namespace, old_args: argparse.Namespace, checksum: str) -> dict[str, Any]:
+def kept_payload(
+    name: str, args: argparse.Namespace, old_args: argparse.Namespace, checksum: str, machine: dict[str, Any]
+) -> dict[str, Any]:
     """The existing results JSON whose rows --keep-rows reuses, refused unless its protocol matches
     this run's (``old_args``: its command, parsed): data set, budget, seeds, K, test classes,
-    bootstrap, downstream tasks and (where it recorded it) the feature space."""
+    bootstrap, downstream tasks, (where it recorded it) the feature space, and the machine's CPU and
+    cores, which the table's header names for all its rows."""
     kept = json.loads((RESULTS / f"{name}.json").read_text())
     fields = ("dataset", "budget", "seeds", "shots", "max_classes", "bootstrap", "downstream_tasks")
     mismatches = [f for f in fields if getattr(old_args, f) != getattr(args, f)]
     if kept.get("feature_checksum", checksum) != checksum:
         mismatches.append("feature space")
+    if any(kept["machine"][key] != machine[key] for key in ("cpu", "cores")):
+        mismatches.append("machine")
     if mismatches:
         raise SystemExit(f"--keep-rows: {name}.json differs from this run in: {', '.join(mismatches)}")
     return kept

@@ -40,13 +40,16 @@ def test_rerun_rows_replace_their_old_ones_in_the_methods_order_and_each_row_nam
 def test_kept_table_must_share_the_protocol(script, tmp_path, monkeypatch):
     monkeypatch.setattr(script, "RESULTS", tmp_path)
     command = ["--features", "f", "--budget", "180", "--seeds", "0", "1", "--max-classes", "50"]
-    (tmp_path / "t.json").write_text(json.dumps({"command": command, "feature_checksum": "abc", "tables": {}}))
+    machine = {"cpu": "AMD EPYC", "cores": 2}
+    kept = {"command": command, "feature_checksum": "abc", "machine": machine, "tables": {}}
+    (tmp_path / "t.json").write_text(json.dumps(kept))
     base = dict(dataset="omniglot", budget=180.0, seeds=[0, 1], shots=[1, 5], max_classes=50, bootstrap=200,
                 downstream_tasks=600)  # fmt: skip
     old = argparse.Namespace(**base)
-    assert script.kept_payload("t", argparse.Namespace(**base), old, "abc")["command"] == command
-    with pytest.raises(SystemExit, match="differs from this run in: budget, max_classes, feature space"):
-        script.kept_payload("t", argparse.Namespace(**(base | {"budget": 90.0, "max_classes": None})), old, "xyz")
+    assert script.kept_payload("t", argparse.Namespace(**base), old, "abc", machine)["command"] == command
+    changed = argparse.Namespace(**(base | {"budget": 90.0, "max_classes": None}))
+    with pytest.raises(SystemExit, match="differs from this run in: budget, max_classes, feature space, machine"):
+        script.kept_payload("t", changed, old, "xyz", {"cpu": "AMD EPYC", "cores": 16})
 
 
 def test_keep_rows_needs_methods():
