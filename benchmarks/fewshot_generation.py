@@ -50,7 +50,8 @@ DATASETS = {
 }
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, also used to read back the command of a kept table (--keep-rows)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", required=True, help="feature-space run (metagen features train)")
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="omniglot")
@@ -65,6 +66,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--keep-rows", action="store_true",
                         help="keep the rows of methods not in --methods from the existing results JSON")  # fmt: skip
+    return parser
+
+
+def main() -> None:
+    parser = build_parser()
     args = parser.parse_args()
     if args.keep_rows and not args.methods:
         parser.error("--keep-rows needs --methods: the methods to run again")
@@ -75,12 +81,7 @@ def main() -> None:
     if args.methods:
         methods = [m for m in methods if m.name in args.methods or slug(m.name) in args.methods]
     features = load_feature_space(args.features, args.device)
-    kept = None
-    if args.keep_rows:
-        if not (RESULTS / f"{name}.json").exists():
-            parser.error(f"--keep-rows: no results/{name}.json to keep rows from")
-        old_command = json.loads((RESULTS / f"{name}.json").read_text())["command"]
-        kept = kept_payload(name, args, parser.parse_args(old_command), features.checksum, machine_info())
+    kept = kept_payload(name, args, parser, features.checksum, machine_info()) if args.keep_rows else None
     results = run_generation_benchmark(
         methods, features, protocol, args.shots, args.seeds, args.budget, Path(args.runs_dir) / args.dataset,
         RESULTS / name, args.max_classes, args.device, args.bootstrap, args.downstream_tasks,
@@ -132,13 +133,17 @@ def main() -> None:
 
 
 def kept_payload(
-    name: str, args: argparse.Namespace, old_args: argparse.Namespace, checksum: str, machine: dict[str, Any]
+    name: str, args: argparse.Namespace, parser: argparse.ArgumentParser, checksum: str, machine: dict[str, Any]
 ) -> dict[str, Any]:
-    """The existing results JSON whose rows --keep-rows reuses, refused unless its protocol matches
-    this run's (``old_args``: its command, parsed): data set, budget, seeds, K, test classes,
+    """The existing results JSON whose rows --keep-rows reuses, refused unless the protocol of its
+    command (parsed by ``parser``) matches this run's: data set, budget, seeds, K, test classes,
     bootstrap, downstream tasks, (where it recorded it) the feature space, and the machine's CPU and
     cores, which the table's header names for all its rows."""
-    kept = json.loads((RESULTS / f"{name}.json").read_text())
+    path = RESULTS / f"{name}.json"
+    if not path.exists():
+        raise SystemExit(f"--keep-rows: no {path} to keep rows from")
+    kept = json.loads(path.read_text())
+    old_args = parser.parse_args(kept["command"])
     fields = ("dataset", "budget", "seeds", "shots", "max_classes", "bootstrap", "downstream_tasks")
     mismatches = [f for f in fields if getattr(old_args, f) != getattr(args, f)]
     if kept.get("feature_checksum", checksum) != checksum:
@@ -164,10 +169,10 @@ def merge_rows(
 def provenance_lines(tables: dict[str, list[dict[str, Any]]]) -> list[str]:
     """Which command produced which rows, for a table assembled with --keep-rows."""
     by_command: dict[str, list[str]] = {}
-    for rows in tables.values():
-        for row in rows:
-            if "command" in row and row["method"] not in by_command.setdefault(shlex.join(row["command"]), []):
-                by_command[shlex.join(row["command"])].append(row["method"])
+    for row in (row for rows in tables.values() for row in rows if "command" in row):
+        methods = by_command.setdefault(shlex.join(row["command"]), [])
+        if row["method"] not in methods:
+            methods.append(row["method"])
     lines = ["Rows by the run that made them (same protocol and feature space; sample grids from the same runs):"]
     for command, methods in by_command.items():
         lines.append(f"- {'; '.join(methods)}: `python benchmarks/fewshot_generation.py {command}`")

@@ -2,7 +2,6 @@
 order and each row names the run that made it, a protocol that differs from the kept table's is
 refused, and it needs --methods."""
 
-import argparse
 import importlib
 import json
 import subprocess
@@ -39,17 +38,18 @@ def test_rerun_rows_replace_their_old_ones_in_the_methods_order_and_each_row_nam
 
 def test_kept_table_must_share_the_protocol(script, tmp_path, monkeypatch):
     monkeypatch.setattr(script, "RESULTS", tmp_path)
+    parser = script.build_parser()
+    with pytest.raises(SystemExit, match="no .*t.json to keep rows from"):
+        script.kept_payload("t", parser.parse_args(["--features", "f"]), parser, "abc", {})
     command = ["--features", "f", "--budget", "180", "--seeds", "0", "1", "--max-classes", "50"]
     machine = {"cpu": "AMD EPYC", "cores": 2}
     kept = {"command": command, "feature_checksum": "abc", "machine": machine, "tables": {}}
     (tmp_path / "t.json").write_text(json.dumps(kept))
-    base = dict(dataset="omniglot", budget=180.0, seeds=[0, 1], shots=[1, 5], max_classes=50, bootstrap=200,
-                downstream_tasks=600)  # fmt: skip
-    old = argparse.Namespace(**base)
-    assert script.kept_payload("t", argparse.Namespace(**base), old, "abc", machine)["command"] == command
-    changed = argparse.Namespace(**(base | {"budget": 90.0, "max_classes": None}))
+    same = parser.parse_args([*command, "--methods", "m", "--keep-rows"])
+    assert script.kept_payload("t", same, parser, "abc", machine)["command"] == command
+    changed = parser.parse_args(["--features", "f", "--budget", "90", "--seeds", "0", "1"])
     with pytest.raises(SystemExit, match="differs from this run in: budget, max_classes, feature space, machine"):
-        script.kept_payload("t", changed, old, "xyz", {"cpu": "AMD EPYC", "cores": 16})
+        script.kept_payload("t", changed, parser, "xyz", {"cpu": "AMD EPYC", "cores": 16})
 
 
 def test_keep_rows_needs_methods():

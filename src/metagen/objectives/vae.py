@@ -36,11 +36,18 @@ def negative_elbo(
     return (reconstruction_nll(logits, x, likelihood) + beta * gaussian_kl(mu, logvar)).mean()
 
 
+def gaussian_kl_per_dimension(
+    mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
+) -> torch.Tensor:
+    """KL( N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)) ) of each dimension, elementwise."""
+    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0)
+
+
 def gaussian_kl_between(
     mu_q: torch.Tensor, logvar_q: torch.Tensor, mu_p: torch.Tensor, logvar_p: torch.Tensor
 ) -> torch.Tensor:
     """KL( N(mu_q, exp(logvar_q)) || N(mu_p, exp(logvar_p)) ) summed over the last dimension."""
-    return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(-1)
+    return gaussian_kl_per_dimension(mu_q, logvar_q, mu_p, logvar_p).sum(-1)
 
 
 def set_negative_elbo(
@@ -56,10 +63,7 @@ def set_negative_elbo(
     information about each image (a training objective, no longer a bound)."""
     nll = reconstruction_nll(terms["logits"], x, likelihood)
     kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
-    kl_dims = gaussian_kl_between(
-        terms["mu_z"][..., None], terms["logvar_z"][..., None], terms["prior_mu"][..., None],
-        terms["prior_logvar"][..., None],
-    )  # fmt: skip
+    kl_dims = gaussian_kl_per_dimension(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
     kl_z = kl_dims.mean(0).clamp_min(free_bits).sum() if free_bits > 0 else kl_dims.sum(-1).mean()
     return nll.mean() + kl_z + kl_c / x.shape[0]
 
