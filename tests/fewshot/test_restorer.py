@@ -382,6 +382,30 @@ def test_super_resolution_adaptation_uses_the_rescaling_loss():
     assert out.shape == (21, 30) and seen == [2, 2] and family.sr_scale is None
 
 
+def test_super_resolution_tasks_adapt_by_the_test_time_rescaling_loss():
+    """MZSR's training tasks: the support is (coarser copy, low-resolution patch) pairs, so the inner
+    loop's loss on them is exactly the rescaling loss that adapts to an image at test time; the
+    query is (low-resolution input, high-resolution original)."""
+    images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(2)]
+    sampler = RestorationSampler(images, [parse_degradation("sr:scale=2")], 24, 3, 2)
+    task = sampler.sample(np.random.default_rng(0))
+    assert task.support_y.dtype == torch.float32 and task.support_x.shape == task.support_y.shape == (3, 1, 24, 24)
+    # the query's input is the bicubic round trip of its original, independent of the task code
+    original = task.query_y[0, 0].numpy()
+    low = np.asarray(Image.fromarray(original, mode="F").resize((12, 12), Image.BICUBIC))
+    round_trip = np.asarray(Image.fromarray(low, mode="F").resize((24, 24), Image.BICUBIC))
+    assert np.allclose(task.query_x[0, 0].numpy(), round_trip, atol=1e-5)
+    family = Restorer(UNet(1, 4, 1))
+    params = dict(family.model.named_parameters())
+    gen = torch.Generator().manual_seed(0)
+    on_support = family.task_loss(params, task.support_x, task.support_y, gen)
+    with family.super_resolving(2):  # what adapt_and_restore computes on crops of an upscaled image
+        at_test_time = family.task_loss(params, task.support_y, torch.ones(3, 1, 24, 24, dtype=torch.bool), gen)
+    assert on_support.item() == pytest.approx(at_test_time.item(), rel=1e-6)
+    with pytest.raises(ConfigError, match="not a multiple of the scale of sr:scale=4"):
+        RestorationSampler(images, [parse_degradation("sr:scale=4")], 30, 3, 2)
+
+
 def test_bad_restoration_inputs_are_clear(restoration_run, capsys):
     from metagen.errors import InputError
 

@@ -5,7 +5,9 @@ same for super-resolution with MAML).
 Task data contract (see ``metagen.tasks.restoration``): ``support_x`` and ``query_x`` are degraded
 patches [B, C, P, P]; ``support_y`` is the bool mask of known pixels [B, 1, P, P] (self-supervised:
 no clean image is used to adapt); ``query_y`` holds the clean patches [B, C, P, P] (float) for the
-supervised outer loss.
+supervised outer loss. Super-resolution tasks carry self-supervised pairs instead: ``support_y`` the
+low-resolution patches (float), ``support_x`` their coarser copies, so the supervised loss on them
+is the rescaling loss of test-time adaptation.
 """
 
 from __future__ import annotations
@@ -93,7 +95,8 @@ class Restorer:
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Self-supervised loss when ``y`` is the known-pixel mask (bool): ``noise_loss`` where
         every pixel is known, hiding and refilling known pixels where some are not (inpainting),
-        the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image."""
+        the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image (or,
+        on a super-resolution task's support, the patches of which ``x`` holds coarser copies)."""
 
         def restore(inp: torch.Tensor) -> torch.Tensor:
             return functional_call(self.model, params, (inp,))

@@ -96,12 +96,17 @@ def rescale_loss(restore: Callable[[torch.Tensor], torch.Tensor], upscaled: torc
     downscaled once more by ``scale`` and upscaled back, and the network must recover the input
     from that, learning the image's own step from coarse to fine. upscaled [B, C, H, W], H and W
     multiples of ``scale``."""
+    return F.mse_loss(restore(coarser_copy(upscaled, scale)), upscaled)
+
+
+def coarser_copy(upscaled: torch.Tensor, scale: int) -> torch.Tensor:
+    """The input of :func:`rescale_loss` (ZSSR's "son"): ``upscaled`` [B, C, H, W] downscaled by
+    ``scale`` (bicubic, antialiased) and upscaled back to its size; H and W multiples of ``scale``."""
     h, w = upscaled.shape[-2:]
     coarser = F.interpolate(
         upscaled, size=(h // scale, w // scale), mode="bicubic", antialias=True, align_corners=False
     )
-    son = F.interpolate(coarser, size=(h, w), mode="bicubic", align_corners=False)
-    return F.mse_loss(restore(son), upscaled)
+    return F.interpolate(coarser, size=(h, w), mode="bicubic", align_corners=False)
 
 
 def estimate_noise_sigma(x: torch.Tensor) -> torch.Tensor:

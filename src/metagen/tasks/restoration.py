@@ -5,6 +5,12 @@ unknown pixels (inpainting) filled by a spline in tension (``metagen.tasks.fill`
 ``support_y`` is the bool mask of known pixels [S, 1, P, P] (the inner loop sees no clean image);
 ``query_y`` is the clean patches [Q, C, P, P] float32 in [0, 1]. Support and query patches are
 distinct crops of the same image with the same degradation instance (the same noise level).
+
+Super-resolution tasks (``Downscale``) instead carry the inner loop's self-supervised pairs, as
+MZSR does (Soh et al. 2020): ``support_y`` is the degraded support patches themselves (float) and
+``support_x`` their coarser copies (``metagen.objectives.restoration.coarser_copy``), so that the
+supervised loss on the support is the rescaling loss that adapts to a low-resolution image at test
+time (ZSSR, Shocher et al. 2018).
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from metagen.errors import InputError
-from metagen.tasks.degradations import Degradation
+from metagen.errors import ConfigError, InputError
+from metagen.objectives.restoration import coarser_copy
+from metagen.tasks.degradations import Degradation, Downscale
 from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
@@ -39,6 +46,9 @@ class RestorationSampler:
         small = [im.shape[:2] for im in images if min(im.shape[:2]) < patch]
         if small:
             raise InputError(f"patch size {patch} is larger than an image of {small[0]}")
+        uneven = [d.spec() for d in degradations if isinstance(d, Downscale) and patch % d.scale]
+        if uneven:
+            raise ConfigError(f"patch size {patch} is not a multiple of the scale of {uneven[0]}")
         self.images, self.degradations = list(images), list(degradations)
         self.patch, self.support, self.query = patch, support, query
         self.channels = 1 if images[0].ndim == 2 else images[0].shape[2]
@@ -63,9 +73,12 @@ class RestorationSampler:
         )[:, None]
         inputs = fill_unknown(stack([d.image for d in degraded]), known)
         s = self.support
+        support_x, support_y = inputs[:s], known[:s]
+        if isinstance(degradation, Downscale):
+            support_x, support_y = coarser_copy(inputs[:s], degradation.scale), inputs[:s]
         return Task(
-            support_x=inputs[:s],
-            support_y=known[:s],
+            support_x=support_x,
+            support_y=support_y,
             query_x=inputs[s:],
             query_y=stack(clean[s:]),
             classes=(),
