@@ -11,6 +11,11 @@ for --train-seconds each (the plain run with meta.inner_steps=0: ordinary superv
 machine each gets one core for the same wall-clock budget. With --transfer-seconds S it trains the
 meta-learned run by meta-transfer (Soh et al. 2020): the ordinary run first, for --train-seconds,
 then first-order MAML from its weights for S seconds while the ordinary run trains on for S more.
+With --sr-train-seconds S (or --sr-meta-run / --sr-plain-run) the super-resolution conditions also
+get the network meta-learned on x2 super-resolution (configs/restoration/sr_unet_fomaml.yaml, MZSR's
+recipe) and the same trained ordinarily, trained the same way under --sr-runs-dir, with
+--sr-transfer-seconds for meta-transfer and --sr-override for their recipe (train.init_from=DIR to
+start the ordinary run from the denoiser's weights).
 The same comparison runs from the command line as `metagen restore --benchmark`.
 """
 
@@ -28,7 +33,8 @@ from _common import RESULTS, finished, machine_info, train_in_parallel, train_on
 from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
 
-RECIPE = Path(__file__).resolve().parents[1] / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
+RECIPES = Path(__file__).resolve().parents[1] / "configs" / "restoration"
+RECIPE, SR_RECIPE = RECIPES / "denoise_unet_fomaml.yaml", RECIPES / "sr_unet_fomaml.yaml"
 
 
 def train_runs(
@@ -39,8 +45,9 @@ def train_runs(
     parallel: bool,
     transfer_seconds: float = 0.0,
     meta_overrides: tuple[str, ...] = (),
+    recipe: Path = RECIPE,
 ) -> tuple[Path, Path]:
-    """Train the meta-learned and the ordinary run for ``seconds`` each; with ``transfer_seconds``,
+    """Train the meta-learned and the ordinary run of ``recipe`` for ``seconds`` each; with ``transfer_seconds``,
     meta-transfer instead (Soh et al. 2020): the ordinary run trains for ``seconds``, the
     meta-learned run starts from its weights and meta-trains for ``transfer_seconds`` while the
     ordinary run trains on for as long, so both have the same total budget. ``meta_overrides``
@@ -49,16 +56,17 @@ def train_runs(
     plain = ["meta.inner_steps=0"]
     if transfer_seconds:
         pretrained = out / "plain-pretrain"
-        if not finished(RECIPE, budget(seconds) + plain, pretrained):
-            train_one(RECIPE, budget(seconds) + plain, pretrained)
+        if not finished(recipe, budget(seconds) + plain, pretrained):
+            train_one(recipe, budget(seconds) + plain, pretrained)
         if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
             shutil.copytree(pretrained, out / "plain")
-        jobs = [(RECIPE, budget(transfer_seconds) + [f"train.init_from={pretrained}", *meta_overrides], out / "meta"),
-                (RECIPE, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
+        # the meta-learned run starts from the pretraining's weights (a later init_from wins)
+        jobs = [(recipe, budget(transfer_seconds) + [f"train.init_from={pretrained}", *meta_overrides], out / "meta"),
+                (recipe, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
     else:
         jobs = [
-            (RECIPE, budget(seconds) + [*meta_overrides], out / "meta"),
-            (RECIPE, budget(seconds) + plain, out / "plain"),
+            (recipe, budget(seconds) + [*meta_overrides], out / "meta"),
+            (recipe, budget(seconds) + plain, out / "plain"),
         ]
     jobs = [job for job in jobs if not finished(*job)]
     if parallel:
@@ -86,6 +94,13 @@ def main() -> None:
                         help="adapt both runs with these restorer options instead of the meta-learned run's "
                              "recipe's, e.g. noise_loss=renoise")  # fmt: skip
     parser.add_argument("--runs-dir", default="runs/restoration-benchmark")
+    sr = parser.add_argument_group("the network meta-learned on x2 super-resolution (super-resolution conditions)")
+    sr.add_argument("--sr-meta-run")
+    sr.add_argument("--sr-plain-run")
+    sr.add_argument("--sr-train-seconds", type=float, default=0.0, help="train both SR runs first (0: none)")
+    sr.add_argument("--sr-transfer-seconds", type=float, default=0.0, help="as --transfer-seconds, for the SR runs")
+    sr.add_argument("--sr-override", nargs="*", default=[], help="recipe overrides for both SR runs (key=value)")
+    sr.add_argument("--sr-runs-dir", default="runs/restoration-benchmark/sr")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
     parser.add_argument("--max-images", type=int, default=3)
     data = os.environ.get("METAGEN_DATA", "../shared/data")
@@ -100,10 +115,16 @@ def main() -> None:
             Path(args.runs_dir), args.train_seconds, args.device, args.override, args.parallel, args.transfer_seconds,
             tuple(args.meta_override),
         )  # fmt: skip
+    sr_meta_run, sr_plain_run = args.sr_meta_run, args.sr_plain_run
+    if args.sr_train_seconds and not (sr_meta_run and sr_plain_run):
+        sr_meta_run, sr_plain_run = train_runs(
+            Path(args.sr_runs_dir), args.sr_train_seconds, args.device, args.sr_override, args.parallel,
+            args.sr_transfer_seconds, recipe=SR_RECIPE,
+        )  # fmt: skip
     conditions = CONDITION_GROUPS[args.conditions]
     result = run_benchmark(
         meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed,
-        family=family_options(args),
+        family=family_options(args), sr_run=sr_meta_run, sr_plain_run=sr_plain_run,
     )  # fmt: skip
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine)

@@ -354,6 +354,26 @@ def test_benchmark_adapts_both_runs_the_meta_learned_way(restoration_run, tmp_pa
     assert psnrs["renoise"]["metagen meta-learned, 10 steps"] != psnrs["blind_spot"]["metagen meta-learned, 10 steps"]
 
 
+def test_benchmark_adds_the_super_resolution_runs_on_super_resolution_only(restoration_run, tmp_path):
+    from metagen.reports.restoration_benchmark import Condition, benchmark_markdown, run_benchmark
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    grey = np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7))
+    write_image(tmp_path / "Set12" / "01.png", grey)
+    write_image(tmp_path / "Set5" / "HR" / "a.png", np.stack([grey, grey // 2, 255 - grey], axis=-1))
+    run = restoration_run / "run"
+    conditions = [Condition("Set12", "gaussian:sigma=25", True), Condition("Set5", "sr:scale=2", False)]
+    result = run_benchmark(run, None, None, conditions, 1, tmp_path, root=tmp_path, sr_run=run, sr_plain_run=run)
+    by_set = {name: {r["method"]: r["psnr"] for r in result.rows if r["set"] == name} for name in ("Set12", "Set5")}
+    assert not any("on x2 SR" in method for method in by_set["Set12"])
+    for steps in (0, 10):  # the same run adapts to a low-resolution image the same way under any label
+        ours = by_set["Set5"][f"metagen meta-learned, {steps} steps"]
+        assert by_set["Set5"][f"metagen meta-learned on x2 SR, {steps} steps"] == ours
+        assert by_set["Set5"][f"same net, ordinary training on x2 SR, {steps} steps"] == ours
+    text = "\n".join(benchmark_markdown(result, 1, 0, {"cpu": "test", "cores": 1}))
+    assert "The rows 'on x2 SR' are the same network trained on gaussian:sigma=25 instead" in text
+
+
 def test_restorers_refuse_reptile(restoration_run, capsys):
     recipe = yaml.safe_load((restoration_run / "r.yaml").read_text())
     recipe["meta"]["algorithm"] = "reptile"

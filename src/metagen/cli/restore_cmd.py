@@ -28,6 +28,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bench = p.add_argument_group("benchmark (--benchmark): the run against peers on the restoration protocol")
     bench.add_argument("--benchmark", action="store_true", help="compare --run with peers on the test sets")
     bench.add_argument("--plain-run", help="the same network trained ordinarily, for comparison")
+    bench.add_argument("--sr-run", help="a restorer meta-learned on x2 super-resolution, for the SR conditions")
+    bench.add_argument("--sr-plain-run", help="the same trained ordinarily on x2 super-resolution")
     bench.add_argument("--conditions", choices=("all", "matched", "mismatched"), default="all")
     bench.add_argument("--max-images", type=int, help="only the first N images of each set")
     bench.add_argument("--root", help="data root holding restoration/ (default: $METAGEN_DATA)")
@@ -52,7 +54,8 @@ def run_benchmark_command(args: argparse.Namespace) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     result = run_benchmark(args.run, args.plain_run, dncnn, CONDITION_GROUPS[args.conditions], args.max_images, out,
-                           args.device, args.seed, args.root, family_options(args))  # fmt: skip
+                           args.device, args.seed, args.root, family_options(args), args.sr_run,
+                           args.sr_plain_run)  # fmt: skip
     machine = machine_info()
     summary = {"protocol": "restoration-benchmark", "conditions": args.conditions, "rows": result.rows,
                "runs": result.runs, "max_images": args.max_images, "seed": args.seed}  # fmt: skip
