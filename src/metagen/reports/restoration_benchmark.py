@@ -226,8 +226,8 @@ def run_benchmark(
     labelled = [(META_LABEL, meta_run, META_STEPS)]
     if plain_run:
         labelled.append((PLAIN_LABEL, plain_run, PLAIN_STEPS))
-    sr_labelled = [(label, run, steps) for label, run, steps in
-                   [(SR_META_LABEL, sr_run, META_STEPS), (SR_PLAIN_LABEL, sr_plain_run, PLAIN_STEPS)] if run]  # fmt: skip
+    sr_candidates = [(SR_META_LABEL, sr_run, META_STEPS), (SR_PLAIN_LABEL, sr_plain_run, PLAIN_STEPS)]
+    sr_labelled = [(label, run, steps) for label, run, steps in sr_candidates if run]
 
     def methods_for(condition: Condition) -> dict[str, Method]:
         degradation = parse_degradation(condition.degradation)
