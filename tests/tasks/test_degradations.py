@@ -59,6 +59,27 @@ def test_random_levels_are_drawn_per_application_or_fixed_per_task():
     assert fixed.instance(rng) is fixed
 
 
+def test_blurred_downscaling_blurs_by_the_stated_width():
+    """A Gaussian blur of width b spreads a point's energy: the blurred image's power falls by the
+    Gaussian's frequency response, measured here against the analytic sum over the DFT grid."""
+    rng = np.random.default_rng(0)
+    white = rng.normal(0, 1, (256, 256)).astype(np.float32)
+    for width in (1.0, 2.0):
+        blurred = Downscale(1, blur=width).apply(white, rng).image  # scale 1: the blur alone
+        fy, fx = np.meshgrid(np.fft.fftfreq(256), np.fft.fftfreq(256), indexing="ij")
+        response = np.exp(-2 * np.pi**2 * width**2 * (fx**2 + fy**2))  # of a unit-sum Gaussian
+        assert blurred.var() == pytest.approx(np.mean(response**2), rel=0.1)
+    smooth = np.random.default_rng(1).uniform(0.2, 0.8, (64, 64)).astype(np.float32)
+    sharp, soft = (Downscale(2, blur=b).apply(smooth, rng).low_res for b in (0.0, 1.5))
+    assert np.abs(np.diff(soft)).mean() < 0.6 * np.abs(np.diff(sharp)).mean()
+    blind = parse_degradation("sr:scale=2,blur=0.5,blur_max=2")
+    task = blind.instance(rng)
+    assert task.blur_max == 0 and 0.5 <= task.blur <= 2 and task.scale == 2
+    assert parse_degradation("sr:scale=2").instance(rng) == Downscale(2)
+    with pytest.raises(ConfigError, match="blur widths non-negative"):
+        parse_degradation("sr:scale=2,blur=-1")
+
+
 def test_bad_specs_are_clear():
     with pytest.raises(ConfigError, match="unknown degradation 'blur'; choose one of"):
         parse_degradation("blur")
