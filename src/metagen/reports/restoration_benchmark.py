@@ -270,7 +270,7 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
         caption = name if name == "clean" else f"{name}\n{psnr(outputs[name], outputs['clean']):.2f} dB"
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # keep the first row's captions clear of it
     save_figure(fig, path, dpi=60)  # photographs in many panels: keep the file well under 1 MiB
 
 
