@@ -48,10 +48,10 @@ def train_runs(
     recipe: Path = RECIPE,
 ) -> tuple[Path, Path]:
     """Train the meta-learned and the ordinary run of ``recipe`` for ``seconds`` each; with
-    ``transfer_seconds``, meta-transfer instead (Soh et al. 2020): the ordinary run trains for ``seconds``, the
-    meta-learned run starts from its weights and meta-trains for ``transfer_seconds`` while the
-    ordinary run trains on for as long, so both have the same total budget. ``meta_overrides``
-    apply to the meta-learned run alone (its self-supervised loss, say)."""
+    ``transfer_seconds``, meta-transfer instead (Soh et al. 2020): the ordinary run trains for
+    ``seconds``, the meta-learned run starts from its weights and meta-trains for
+    ``transfer_seconds`` while the ordinary run trains on for as long, so both have the same total
+    budget. ``meta_overrides`` apply to the meta-learned run alone (its self-supervised loss, say)."""
     budget = lambda s: [f"train.time_budget_s={s}", f"train.device={device}", "train.steps=1000000", *overrides]  # noqa: E731
     plain = ["meta.inner_steps=0"]
     if transfer_seconds:

@@ -61,6 +61,12 @@ class Degradation(ABC):
         return f"{self.name}:{params}" if params else self.name
 
 
+def draw_level(rng: np.random.Generator, low: float, high: float) -> float:
+    """A degradation's level: drawn uniformly from [low, high] where ``high`` > ``low`` (a blind
+    degradation), else ``low`` (a fixed one, with no random number drawn)."""
+    return float(rng.uniform(low, high)) if high > low else low
+
+
 def _as_float(clean: np.ndarray) -> np.ndarray:
     arr = np.asarray(clean)
     if arr.dtype == np.uint8:
@@ -78,7 +84,7 @@ class GaussianNoise(Degradation):
     sigma_max: float = 0.0
 
     def level(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.sigma, self.sigma_max)) if self.sigma_max > self.sigma else self.sigma
+        return draw_level(rng, self.sigma, self.sigma_max)
 
     def instance(self, rng: np.random.Generator) -> "GaussianNoise":
         return GaussianNoise(self.level(rng)) if self.sigma_max > self.sigma else self
@@ -142,9 +148,7 @@ class MissingPixels(Degradation):
             raise ValueError(f"fractions must lie in [0, 1), got {self.fraction} and {self.fraction_max}")
 
     def level(self, rng: np.random.Generator) -> float:
-        return (
-            float(rng.uniform(self.fraction, self.fraction_max)) if self.fraction_max > self.fraction else self.fraction
-        )
+        return draw_level(rng, self.fraction, self.fraction_max)
 
     def instance(self, rng: np.random.Generator) -> "MissingPixels":
         return MissingPixels(self.level(rng)) if self.fraction_max > self.fraction else self
@@ -203,7 +207,7 @@ class Downscale(Degradation):
             raise ValueError(f"the scale must be at least 1 and blur widths non-negative, got {self}")
 
     def level(self, rng: np.random.Generator) -> float:
-        return float(rng.uniform(self.blur, self.blur_max)) if self.blur_max > self.blur else self.blur
+        return draw_level(rng, self.blur, self.blur_max)
 
     def instance(self, rng: np.random.Generator) -> "Downscale":
         return Downscale(self.scale, self.level(rng)) if self.blur_max > self.blur else self
