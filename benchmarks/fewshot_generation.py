@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--downstream-tasks", type=int, default=600)
     parser.add_argument("--runs-dir", default="runs/fewshot-generation-benchmark")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--results-name", help="write results/NAME.md and .json (default: the data set's table)")
     parser.add_argument("--keep-rows", action="store_true",
                         help="keep the rows of methods not in --methods from the existing results JSON")  # fmt: skip
     return parser
@@ -76,6 +77,7 @@ def main() -> None:
         parser.error("--keep-rows needs --methods: the methods to run again")
 
     protocol, name, what = DATASETS[args.dataset]
+    name = args.results_name or name
     all_methods = omniglot_methods(CONFIGS) if args.dataset == "omniglot" else face_methods(CONFIGS, args.dataset)
     methods = all_methods
     if args.methods:

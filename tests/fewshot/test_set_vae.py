@@ -11,7 +11,7 @@ from torch.distributions import Normal, kl_divergence
 
 from metagen.errors import ConfigError
 from metagen.fewshot.adapt import generate, load_generator
-from metagen.nn.set_vae import SetVAE, random_fusion
+from metagen.nn.set_vae import SetVAE, random_fusion, warp_images
 from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
@@ -220,3 +220,41 @@ def test_shot_terms_give_the_merge_of_the_fused_maps_side_by_side():
         for i, layer in enumerate(net.decoder):
             h = layer(net.merge[i](torch.cat([h, fused[i]], dim=1)) if i < 3 else h)
         torch.testing.assert_close(net.decode(z, c, net.shot_terms(maps, weights, 7)), h)
+
+
+def test_warp_images_moves_pixels_by_the_displacement_and_keeps_the_border():
+    image = torch.rand(2, 3, 12, 16, generator=torch.Generator().manual_seed(0))
+    still = torch.zeros(2, 2, 12, 16)
+    torch.testing.assert_close(warp_images(image, still), image, rtol=0, atol=1e-6)
+    flow = still.clone()
+    flow[:, 0] = 2 * 3 / 16  # three pixels right in x (grid units span 2 over 16 pixels): out[x] = in[x + 3]
+    flow[:, 1] = -2 * 1 / 12  # one pixel up in y: out[y] = in[y - 1]
+    moved = warp_images(image, flow)
+    torch.testing.assert_close(moved[..., 1:, :13], image[..., :11, 3:], rtol=0, atol=1e-5)
+    torch.testing.assert_close(moved[..., 0, :13], image[..., 0, 3:], rtol=0, atol=1e-5)  # the border row repeats
+    torch.testing.assert_close(moved[..., 1:, 13:], image[..., :11, 15:].expand(-1, -1, -1, 3), rtol=0, atol=1e-5)
+
+
+def test_a_warping_set_vae_starts_near_the_fused_shots_and_learns_its_deformations(tmp_path: Path):
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=1, warp=True)
+    shots = torch.rand(2, 1, 28, 28)
+    weights = torch.tensor([[1.0, 0.0], [0.25, 0.75], [0.5, 0.5]])
+    with torch.no_grad():
+        out = net.generate(shots, torch.randn(3, 4), fusion=weights)
+    # zero displacement at first and a gate of sigmoid(2) on the mixed shots: within 1 - 0.88 of them
+    gap = (out - torch.einsum("nk,kchw->nchw", weights, shots)).abs().max()
+    assert gap <= 1 - torch.sigmoid(torch.tensor(2.0)) + 1e-5
+    terms = net(shots, torch.rand(3, 1, 28, 28), torch.randn(6), torch.randn(3, 4), weights)
+    set_negative_elbo(terms, torch.rand(3, 1, 28, 28).round(), "bernoulli").backward()
+    assert net.flow.weight.grad.abs().sum() > 0  # the displacement is learned
+    with pytest.raises(ValueError, match="fused shot images"):
+        net.decode(torch.randn(3, 4), torch.randn(6))
+    with pytest.raises(ValueError, match="max_shift"):
+        SetVAE(warp=True, max_shift=0.0)
+    result = train(config_from_dict(TINY_SET_VAE, ["model.options.warp=true"]), tmp_path / "run", show_progress=False)
+    assert torch.isfinite(torch.tensor(result.final_loss))
+    loaded = load_generator(tmp_path / "run")
+    assert loaded.experiment.learner.model.warp
+    a = generate(loaded, shots, 4, seed=1)
+    assert a.shape == (4, 1, 28, 28) and torch.equal(a, generate(loaded, shots, 4, seed=1))

@@ -97,9 +97,13 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 14
-    names = {m.name for m in methods}
-    assert all(m.run_of in names for m in methods if m.run_of)
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 16
+    faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
+    for listed in (omniglot, *faces):
+        by_name = {m.name: m for m in listed}
+        # a method evaluating another's run trains it, if it comes first, exactly as that method would
+        assert all((m.recipe, m.overrides) == (by_name[m.run_of].recipe, by_name[m.run_of].overrides)
+                   for m in listed if m.run_of)  # fmt: skip
 
 
 def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:

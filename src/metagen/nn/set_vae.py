@@ -20,6 +20,21 @@ from metagen.nn.blocks import check_image_network, conv_gn_act, encoder_layers
 from metagen.nn.registry import register_network
 
 
+WARP_GATE_INIT = 2.0  # the warped shots' gate starts at sigmoid(2), about 0.88
+WARP_EPS = 1e-4  # the blended mean is kept this far from 0 and 1 to take its logit
+
+
+def warp_images(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
+    """``images`` [B, C, H, W] deformed by ``flow`` [B, 2, H, W]: the output pixel at p samples
+    the input at p + flow(p) (x then y, in grid_sample's [-1, 1] units, pixel centres as
+    ``align_corners=False`` places them), bilinearly, with the border value outside."""
+    b, _, h, w = images.shape
+    ys = (torch.arange(h, dtype=images.dtype, device=images.device) * 2 + 1) / h - 1
+    xs = (torch.arange(w, dtype=images.dtype, device=images.device) * 2 + 1) / w - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).expand(b, h, w, 2)
+    return F.grid_sample(images, grid + flow.permute(0, 2, 3, 1), padding_mode="border", align_corners=False)
+
+
 def _mlp(c_in: int, hidden: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(c_in, hidden), nn.SiLU(), nn.Linear(hidden, c_out))
 
@@ -40,6 +55,14 @@ class SetVAE(nn.Module):
     the decoder (0: the pooled context only, the original Neural Statistician). The last level is
     the full resolution (the first 3x3 block's map), so at most one more than the halvings: 0..3 at
     28 pixels, joined at 7x7, 14x14 and 28x28.
+    warp: the decoder also deforms the fused shots themselves, pixels and all, by a smooth
+        displacement field it predicts from (z, c) at its coarsest resolution, and blends that
+        warped image with its own output through a per-pixel gate it predicts as well (starting
+        near the shots: zero displacement, gate 0.88 everywhere). New images then keep the shots'
+        strokes sharp, and z carries the deformation from a shot to another drawing, as in
+        data-augmentation GANs that learn a class's deformations (Antoniou et al. 2017, DAGAN) and
+        deformation-based few-shot generators (DeltaGAN, Hong et al. 2022).
+    max_shift: the largest displacement, as a share of the image side.
     """
 
     def __init__(
@@ -52,8 +75,12 @@ class SetVAE(nn.Module):
         hidden: int = 256,
         likelihood: Literal["bernoulli", "gaussian"] = "bernoulli",
         local_levels: int = 0,
+        warp: bool = False,
+        max_shift: float = 0.15,
     ):
         super().__init__()
+        if not 0 < max_shift <= 1:
+            raise ValueError(f"max_shift must lie in (0, 1], got {max_shift}")
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
@@ -69,13 +96,21 @@ class SetVAE(nn.Module):
         self.latent_prior = _mlp(context_dim, hidden, 2 * latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(latent_dim + context_dim, flat), nn.SiLU())
         dec = [conv_gn_act(widths[i + 1], widths[i], 4, 2, 1, transpose=True) for i in reversed(range(steps))]
-        self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels, 3, 1, 1))
+        self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels + int(warp), 3, 1, 1))
+        if warp:  # start from the shots as they are: no displacement, the gate mostly on the warped shots
+            self.flow = nn.Conv2d(widths[-1], 2, 3, 1, 1)
+            nn.init.zeros_(self.flow.weight)
+            nn.init.zeros_(self.flow.bias)
+            with torch.no_grad():
+                self.decoder[-1].weight[channels:] = 0.0
+                self.decoder[-1].bias[channels:] = WARP_GATE_INIT
         # merge[i] joins the decoder's map before decoder[i] with the fused shot maps of its resolution
         self.merge = nn.ModuleList(conv_gn_act(2 * w, w, 3, 1, 1) for w in widths[::-1][:local_levels])
         self.n_conv = len(enc)
         self.image_size, self.channels, self.likelihood = image_size, channels, likelihood
         self.latent_dim, self.context_dim = latent_dim, context_dim
         self.base_side, self.base_width = side, widths[-1]
+        self.warp, self.max_shift = warp, max_shift
 
     @property
     def local_levels(self) -> int:
@@ -114,19 +149,41 @@ class SetVAE(nn.Module):
         halves = [F.conv2d(m, self.merge[i][0].weight[:, m.shape[1] :], padding=1) for i, m in enumerate(maps)]
         return self.fuse(halves, weights, n)
 
-    def decode(self, z: torch.Tensor, c: torch.Tensor, local: list[torch.Tensor] = ()) -> torch.Tensor:
+    def decode(
+        self, z: torch.Tensor, c: torch.Tensor, local: list[torch.Tensor] = (), source: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Latents [B, latent_dim], a context [context_dim] and, with local levels, the shots' terms
         [B, F, h, w] per level (``shot_terms``) -> output logits [B, C, H, W]. Each merge is the
         convolution of the decoder's map and the fused shot maps, side by side, then GroupNorm and
-        SiLU; the shots' half of that convolution comes in ``local``."""
+        SiLU; the shots' half of that convolution comes in ``local``. With ``warp``, ``source``
+        [B, C, H, W] holds the fused shot images to deform (see the class docstring)."""
         h = self.from_latent(torch.cat([z, c.expand(len(z), -1)], dim=1))
         h = h.view(-1, self.base_width, self.base_side, self.base_side)
+        flow = self.displacement(h) if self.warp else None
         for i, layer in enumerate(self.decoder):
             if i < len(local):
                 conv, norm, act = self.merge[i]
                 h = act(norm(F.conv2d(h, conv.weight[:, : h.shape[1]], padding=1) + local[i]))
             h = layer(h)
-        return h
+        if flow is None:
+            return h
+        if source is None:
+            raise ValueError("a warping SetVAE needs the fused shot images to decode (source)")
+        gate = torch.sigmoid(h[:, self.channels :])
+        mean = gate * warp_images(source, flow) + (1 - gate) * torch.sigmoid(h[:, : self.channels])
+        return torch.logit(mean.clamp(WARP_EPS, 1 - WARP_EPS))
+
+    def displacement(self, h: torch.Tensor) -> torch.Tensor:
+        """The decoder's coarsest map [B, F, s, s] -> a smooth displacement field [B, 2, H, W] (x, y
+        in grid_sample's [-1, 1] units, at most ``max_shift`` of the image side), bilinear between
+        the coarse cells."""
+        coarse = 2 * self.max_shift * torch.tanh(self.flow(h))
+        return F.interpolate(coarse, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+
+    def fused_images(self, shots: torch.Tensor, weights: torch.Tensor | None, n: int) -> torch.Tensor | None:
+        """The shots [K, C, H, W] mixed for ``n`` images as their maps are (``fuse``): the images a
+        warping decoder deforms; None without ``warp``."""
+        return self.fuse([shots], weights, n)[0] if self.warp else None
 
     def forward(
         self,
@@ -148,7 +205,9 @@ class SetVAE(nn.Module):
         prior_mu, prior_logvar = _gaussian(self.latent_prior(cs))
         z = mu_z + torch.exp(0.5 * logvar_z) * eps_z
         return {
-            "logits": self.decode(z, c, self.shot_terms(maps, fusion, len(images))),
+            "logits": self.decode(
+                z, c, self.shot_terms(maps, fusion, len(images)), self.fused_images(context_set, fusion, len(images))
+            ),
             "mu_c": mu_c,
             "logvar_c": logvar_c,
             "mu_z": mu_z,
@@ -167,7 +226,8 @@ class SetVAE(nn.Module):
         c, _ = self.context(set_features)
         prior_mu, prior_logvar = _gaussian(self.latent_prior(c[None]))
         z = prior_mu + temperature * torch.exp(0.5 * prior_logvar) * eps_z
-        return torch.sigmoid(self.decode(z, c, self.shot_terms(maps, fusion, len(z))))
+        local, source = self.shot_terms(maps, fusion, len(z)), self.fused_images(shots, fusion, len(z))
+        return torch.sigmoid(self.decode(z, c, local, source))
 
     def generate_near_shots(
         self, shots: torch.Tensor, eps_z: torch.Tensor, weights: torch.Tensor, temperature: float = 1.0
@@ -181,7 +241,8 @@ class SetVAE(nn.Module):
         c, _ = self.context(set_features)
         mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([set_features, c.expand(len(shots), -1)], dim=1)))
         z = weights @ mu_z + temperature * (weights @ torch.exp(0.5 * logvar_z)) * eps_z
-        return torch.sigmoid(self.decode(z, c, self.shot_terms(maps, weights, len(z))))
+        local, source = self.shot_terms(maps, weights, len(z)), self.fused_images(shots, weights, len(z))
+        return torch.sigmoid(self.decode(z, c, local, source))
 
 
 FUSIONS = ("mix", "pick", "mean")

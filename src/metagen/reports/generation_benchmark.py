@@ -49,21 +49,26 @@ SCRATCH_STEPS = 100
 SET_VAE = "Set-VAE (local context), no steps"
 SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
+SET_VAE_WARP = "Set-VAE (warped shots), no steps"
+SET_VAE_WARP_SHOTS = "Set-VAE (warped shots), shot latents, no steps"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
+WARP = ("model.options.warp=true",)  # the set VAE whose decoder deforms the fused shots (SetVAE's warp)
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
-    vae, figr, dawson = (str(configs / f) for f in ("omniglot_vae_reptile.yaml", "omniglot_gan_figr.yaml",
-                                                    "omniglot_gan_dawson.yaml"))  # fmt: skip
+    names = ("vae_reptile", "gan_figr", "gan_dawson", "set_vae")
+    vae, figr, dawson, set_vae = (str(configs / f"omniglot_{name}.yaml") for name in names)
     return [
         Method("VAE, Reptile", vae),
         Method("VAE, MAML", str(configs / "omniglot_vae_maml.yaml")),
         Method("VAE, Meta-SGD", str(configs / "omniglot_vae_metasgd.yaml")),
         Method("GAN, FIGR (Reptile)", figr),
         Method("GAN, DAWSON (FOMAML)", dawson),
-        Method(SET_VAE, str(configs / "omniglot_set_vae.yaml")),
-        Method(SET_VAE_TUNED, str(configs / "omniglot_set_vae.yaml"), adapt_steps=10, run_of=SET_VAE),
-        Method(SET_VAE_SHOTS, str(configs / "omniglot_set_vae.yaml"), run_of=SET_VAE, family=SHOT_LATENTS),
+        Method(SET_VAE, set_vae),
+        Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
+        Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
+        Method(SET_VAE_WARP, set_vae, WARP),
+        Method(SET_VAE_WARP_SHOTS, set_vae, WARP, run_of=SET_VAE_WARP, family=SHOT_LATENTS),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
