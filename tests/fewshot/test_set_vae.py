@@ -3,6 +3,7 @@ number of shots, order invariance, local fusion of the shots' maps, episodic tra
 generation and refusals."""
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from torch.distributions import Normal, kl_divergence
 
 from metagen.errors import ConfigError
 from metagen.fewshot.adapt import generate, load_generator
-from metagen.nn.set_vae import SetVAE, random_fusion, warp_images
+from metagen.nn.set_vae import WARP_EPS, SetVAE, random_fusion, warp_images
 from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
@@ -235,25 +236,30 @@ def test_warp_images_moves_pixels_by_the_displacement_and_keeps_the_border():
     torch.testing.assert_close(moved[..., 1:, 13:], image[..., :11, 15:].expand(-1, -1, -1, 3), rtol=0, atol=1e-5)
 
 
-def test_a_warping_set_vae_starts_near_the_fused_shots_and_learns_its_deformations(tmp_path: Path):
+def test_a_warping_set_vae_deforms_its_picked_shots_by_the_displacement_it_predicts(tmp_path: Path):
     torch.manual_seed(0)
-    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=1, warp=True)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True, max_shift=0.2)
     shots = torch.rand(2, 1, 28, 28)
-    weights = torch.tensor([[1.0, 0.0], [0.25, 0.75], [0.5, 0.5]])
-    with torch.no_grad():
-        out = net.generate(shots, torch.randn(3, 4), fusion=weights)
-    # zero displacement at first and a gate of sigmoid(2) on the mixed shots: within 1 - 0.88 of them
-    gap = (out - torch.einsum("nk,kchw->nchw", weights, shots)).abs().max()
-    assert gap <= 1 - torch.sigmoid(torch.tensor(2.0)) + 1e-5
-    terms = net(shots, torch.rand(3, 1, 28, 28), torch.randn(6), torch.randn(3, 4), weights)
+    pick = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])
+    with torch.no_grad():  # no displacement at first: the picked shots themselves
+        out = net.generate(shots, torch.randn(3, 4), fusion=pick)
+    torch.testing.assert_close(out, shots[[0, 1, 1]].clamp(WARP_EPS, 1 - WARP_EPS), rtol=0, atol=1e-5)
+    with torch.no_grad():  # a displacement of two pixels right everywhere: out[x] = shot[x + 2]
+        net.flow.bias.copy_(torch.tensor([math.atanh((2 * 2 / 28) / (2 * 0.2)), 0.0]))
+        out = net.generate(shots, torch.randn(3, 4), fusion=pick)
+    shifted = shots[[0, 1, 1], ..., 2:].clamp(WARP_EPS, 1 - WARP_EPS)
+    torch.testing.assert_close(out[..., :26], shifted, atol=1e-5, rtol=0)
+    terms = net(shots, torch.rand(3, 1, 28, 28), torch.randn(6), torch.randn(3, 4), pick)
     set_negative_elbo(terms, torch.rand(3, 1, 28, 28).round(), "bernoulli").backward()
-    assert net.flow.weight.grad.abs().sum() > 0  # the displacement is learned
+    assert net.flow.weight.grad.abs().sum() > 0 and not hasattr(net, "decoder")  # the displacement is learned
     with pytest.raises(ValueError, match="fused shot images"):
         net.decode(torch.randn(3, 4), torch.randn(6))
-    with pytest.raises(ValueError, match="max_shift"):
-        SetVAE(warp=True, max_shift=0.0)
-    result = train(config_from_dict(TINY_SET_VAE, ["model.options.warp=true"]), tmp_path / "run", show_progress=False)
-    assert torch.isfinite(torch.tensor(result.final_loss))
+    for bad, match in (({"max_shift": 0.0}, "max_shift"), ({"local_levels": 1}, "local_levels must be 0")):
+        with pytest.raises(ValueError, match=match):
+            SetVAE(warp=True, **bad)
+    warp = ["model.options.warp=true", "model.family.fusion=pick"]
+    result = train(config_from_dict(TINY_SET_VAE, warp), tmp_path / "run", show_progress=False)
+    assert math.isfinite(result.final_loss)
     loaded = load_generator(tmp_path / "run")
     assert loaded.experiment.learner.model.warp
     a = generate(loaded, shots, 4, seed=1)

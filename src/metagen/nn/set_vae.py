@@ -20,8 +20,7 @@ from metagen.nn.blocks import check_image_network, conv_gn_act, encoder_layers
 from metagen.nn.registry import register_network
 
 
-WARP_GATE_INIT = 2.0  # the warped shots' gate starts at sigmoid(2), about 0.88
-WARP_EPS = 1e-4  # the blended mean is kept this far from 0 and 1 to take its logit
+WARP_EPS = 1e-4  # a warped image is kept this far from 0 and 1 to take its logit
 
 
 def warp_images(images: torch.Tensor, flow: torch.Tensor) -> torch.Tensor:
@@ -55,13 +54,12 @@ class SetVAE(nn.Module):
     the decoder (0: the pooled context only, the original Neural Statistician). The last level is
     the full resolution (the first 3x3 block's map), so at most one more than the halvings: 0..3 at
     28 pixels, joined at 7x7, 14x14 and 28x28.
-    warp: the decoder also deforms the fused shots themselves, pixels and all, by a smooth
-        displacement field it predicts from (z, c) at its coarsest resolution, and blends that
-        warped image with its own output through a per-pixel gate it predicts as well (starting
-        near the shots: zero displacement, gate 0.88 everywhere). New images then keep the shots'
-        strokes sharp, and z carries the deformation from a shot to another drawing, as in
-        data-augmentation GANs that learn a class's deformations (Antoniou et al. 2017, DAGAN) and
-        deformation-based few-shot generators (DeltaGAN, Hong et al. 2022).
+    warp: instead of drawing pixels, the decoder deforms the fused shots (with ``fusion: pick``, one
+        shot per image) by a smooth displacement field that it predicts from (z, c) at its coarsest
+        resolution. New images keep the shots' strokes sharp, and z carries the deformation from a
+        shot to another drawing of its class, as in generators that learn a class's deformations
+        (Antoniou et al. 2017, DAGAN; Hong et al. 2022, DeltaGAN). The displacement starts at zero:
+        an untrained model copies its shots. The shots enter as pixels, so local_levels must be 0.
     max_shift: the largest displacement, as a share of the image side.
     """
 
@@ -81,6 +79,8 @@ class SetVAE(nn.Module):
         super().__init__()
         if not 0 < max_shift <= 1:
             raise ValueError(f"max_shift must lie in (0, 1], got {max_shift}")
+        if warp and local_levels:
+            raise ValueError("a warping set VAE deforms the shots' pixels and merges no maps: local_levels must be 0")
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
@@ -95,15 +95,13 @@ class SetVAE(nn.Module):
         self.latent_posterior = _mlp(hidden + context_dim, hidden, 2 * latent_dim)
         self.latent_prior = _mlp(context_dim, hidden, 2 * latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(latent_dim + context_dim, flat), nn.SiLU())
-        dec = [conv_gn_act(widths[i + 1], widths[i], 4, 2, 1, transpose=True) for i in reversed(range(steps))]
-        self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels + int(warp), 3, 1, 1))
-        if warp:  # start from the shots as they are: no displacement, the gate mostly on the warped shots
+        if warp:  # the displacement field in place of the pixel decoder, zero at first: the shots as they are
             self.flow = nn.Conv2d(widths[-1], 2, 3, 1, 1)
             nn.init.zeros_(self.flow.weight)
             nn.init.zeros_(self.flow.bias)
-            with torch.no_grad():
-                self.decoder[-1].weight[channels:] = 0.0
-                self.decoder[-1].bias[channels:] = WARP_GATE_INIT
+        else:
+            dec = [conv_gn_act(widths[i + 1], widths[i], 4, 2, 1, transpose=True) for i in reversed(range(steps))]
+            self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels, 3, 1, 1))
         # merge[i] joins the decoder's map before decoder[i] with the fused shot maps of its resolution
         self.merge = nn.ModuleList(conv_gn_act(2 * w, w, 3, 1, 1) for w in widths[::-1][:local_levels])
         self.n_conv = len(enc)
@@ -159,19 +157,16 @@ class SetVAE(nn.Module):
         [B, C, H, W] holds the fused shot images to deform (see the class docstring)."""
         h = self.from_latent(torch.cat([z, c.expand(len(z), -1)], dim=1))
         h = h.view(-1, self.base_width, self.base_side, self.base_side)
-        flow = self.displacement(h) if self.warp else None
+        if self.warp:
+            if source is None:
+                raise ValueError("a warping SetVAE needs the fused shot images to decode (source)")
+            return torch.logit(warp_images(source, self.displacement(h)).clamp(WARP_EPS, 1 - WARP_EPS))
         for i, layer in enumerate(self.decoder):
             if i < len(local):
                 conv, norm, act = self.merge[i]
                 h = act(norm(F.conv2d(h, conv.weight[:, : h.shape[1]], padding=1) + local[i]))
             h = layer(h)
-        if flow is None:
-            return h
-        if source is None:
-            raise ValueError("a warping SetVAE needs the fused shot images to decode (source)")
-        gate = torch.sigmoid(h[:, self.channels :])
-        mean = gate * warp_images(source, flow) + (1 - gate) * torch.sigmoid(h[:, : self.channels])
-        return torch.logit(mean.clamp(WARP_EPS, 1 - WARP_EPS))
+        return h
 
     def displacement(self, h: torch.Tensor) -> torch.Tensor:
         """The decoder's coarsest map [B, F, s, s] -> a smooth displacement field [B, 2, H, W] (x, y

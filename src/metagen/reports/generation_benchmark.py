@@ -50,14 +50,12 @@ SET_VAE = "Set-VAE (local context), no steps"
 SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
 SET_VAE_WARP = "Set-VAE (warped shots), no steps"
-SET_VAE_WARP_SHOTS = "Set-VAE (warped shots), shot latents, no steps"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
-WARP = ("model.options.warp=true",)  # the set VAE whose decoder deforms the fused shots (SetVAE's warp)
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
-    names = ("vae_reptile", "gan_figr", "gan_dawson", "set_vae")
-    vae, figr, dawson, set_vae = (str(configs / f"omniglot_{name}.yaml") for name in names)
+    names = ("vae_reptile", "gan_figr", "gan_dawson", "set_vae", "set_vae_warp")
+    vae, figr, dawson, set_vae, warp = (str(configs / f"omniglot_{name}.yaml") for name in names)
     return [
         Method("VAE, Reptile", vae),
         Method("VAE, MAML", str(configs / "omniglot_vae_maml.yaml")),
@@ -67,8 +65,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method(SET_VAE, set_vae),
         Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
         Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
-        Method(SET_VAE_WARP, set_vae, WARP),
-        Method(SET_VAE_WARP_SHOTS, set_vae, WARP, run_of=SET_VAE_WARP, family=SHOT_LATENTS),
+        Method(SET_VAE_WARP, warp),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
