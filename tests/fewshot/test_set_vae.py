@@ -12,8 +12,10 @@ from torch.distributions import Normal, kl_divergence
 
 from metagen.errors import ConfigError
 from metagen.fewshot.adapt import generate, load_generator
+from metagen.fewshot.set_vae import SetVAEGenerator
 from metagen.nn.set_vae import WARP_EPS, SetVAE, random_fusion, warp_images
 from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
+from metagen.tasks.task import Task
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
 
@@ -264,3 +266,23 @@ def test_a_warping_set_vae_deforms_its_picked_shots_by_the_displacement_it_predi
     assert loaded.experiment.learner.model.warp
     a = generate(loaded, shots, 4, seed=1)
     assert a.shape == (4, 1, 28, 28) and torch.equal(a, generate(loaded, shots, 4, seed=1))
+
+
+def test_a_warping_generator_picks_one_shot_per_image_in_training_and_sampling():
+    """With no local levels the warping decoder still needs each image's own shot: an untrained one
+    (no displacement) samples exact copies of single shots, never their mean."""
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True)
+    family = SetVAEGenerator(net, fusion="pick")
+    shots = torch.rand(5, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    params = dict(net.named_parameters())
+    images = family.sample(params, shots, 12, torch.Generator().manual_seed(2))
+    gaps = (images[:, None] - shots.clamp(WARP_EPS, 1 - WARP_EPS)[None]).abs().flatten(2).amax(dim=2)  # [12, 5]
+    assert (gaps.min(dim=1).values < 1e-5).all() and len(set(gaps.argmin(dim=1).tolist())) > 1
+    seen = []
+    net.register_forward_hook(lambda module, args, out: seen.append(args[4]))  # the fusion weights passed in
+    zeros = torch.zeros(3, dtype=torch.long)
+    family.episode_loss(params, Task(shots[:3], zeros, shots[2:], zeros, (0,)), torch.Generator().manual_seed(3))
+    weights = seen[0]  # one-hot rows: each image its own shot
+    assert weights is not None and torch.equal(weights.sum(dim=1), torch.ones(len(weights)))
+    assert set(weights.flatten().tolist()) <= {0.0, 1.0}

@@ -5,8 +5,9 @@ K shots through its statistic network and generates from their context in one fo
 Trained episodically (``meta.algorithm=episodic``): in each task the context comes from the
 support images (a random number of them, 1 to K, so that any K works at test time) and the loss is
 the negative ELBO of the query images given that context, a bound on -log p(query | support) per
-image. With local levels (``local_levels`` > 0) each image's fusion weights over the shots are
-drawn at random, in training and in generation, so new images draw on the shots differently.
+image. With local levels (``local_levels`` > 0) or a warping decoder (``warp``) each image's fusion
+weights over the shots are drawn at random, in training and in generation, so new images draw on
+the shots differently.
 Optionally the engine fine-tunes the amortised model on the shots at test time
 (``meta.adapt_steps`` > 0): the ELBO of the shots given their own context.
 """
@@ -61,7 +62,7 @@ class SetVAEGenerator:
         self.sampler, self.explain_shots, self.free_bits = sampler, explain_shots, free_bits
 
     def _fusion(self, n: int, k: int, gen: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
-        if not self.model.local_levels:
+        if not (self.model.local_levels or self.model.warp):  # the shots enter through their context alone
             return None
         weights = random_fusion(n, k, gen, self.fusion)
         return None if weights is None else weights.to(like)

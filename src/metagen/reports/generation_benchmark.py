@@ -51,6 +51,8 @@ SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
 SET_VAE_WARP = "Set-VAE (warped shots), no steps"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
+# a set VAE recipe made the warping one of omniglot_set_vae_warp.yaml: one shot per image, deformed
+WARPED_SHOTS = ("model.options.warp=true", "model.options.local_levels=0", "model.family.fusion=pick")
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
@@ -89,6 +91,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method(SET_VAE, set_vae),
         Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
         Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
+        Method(SET_VAE_WARP, set_vae, WARPED_SHOTS),
         Method(
             "Set-GAN (local fusion), no steps",
             str(configs / "celeba_set_gan.yaml"),
