@@ -15,7 +15,9 @@ results/fewshot_generation_<dataset>.md. Runs are kept in --runs-dir and reused 
 run again. With --methods and --keep-rows, only the named methods are run again and the other
 methods' rows are read back from the existing results JSON, which must come from the same protocol
 (data set, budget, seeds, K, test classes, bootstrap, downstream tasks, feature space) on the same
-kind of machine; the table then lists the rows by the run that made them.
+kind of machine; the table then lists the rows by the run that made them. --results-name NAME
+writes results/NAME.md and .json (and NAME/ for the sample grids) instead: a table of its own, for
+some methods compared side by side in one run.
 """
 
 from __future__ import annotations
