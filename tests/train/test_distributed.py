@@ -37,9 +37,13 @@ def test_two_processes_equal_one(tmp_path: Path, algorithm: str):
     done = subprocess.run([*torchrun, *train, str(tmp_path / "two")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads((tmp_path / "two" / "run.json").read_text())["processes"] == 2
-    one, two = load_file(tmp_path / "one" / "model.safetensors"), load_file(tmp_path / "two" / "model.safetensors")
-    for k in one:
-        torch.testing.assert_close(one[k], two[k], rtol=1e-5, atol=1e-6)
+    subprocess.run([sys.executable, *train, str(tmp_path / "init"), "train.steps=0"], check=True, capture_output=True)
+    one, two, init = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "two", "init"))
+    # the two runs agree to float rounding, which is far below what the three meta-steps moved: a
+    # process that skipped its half of the meta-batch or was not averaged would differ by about that
+    moved = max((one[k] - init[k]).abs().max().item() for k in one)
+    gap = max((one[k] - two[k]).abs().max().item() for k in one)
+    assert gap < 1e-5 < 0.01 * moved, (gap, moved)
     losses = [
         [json.loads(x)["loss"] for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
         for d in ("one", "two")
