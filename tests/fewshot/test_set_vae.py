@@ -260,6 +260,9 @@ def test_a_warping_set_vae_deforms_its_picked_shots_by_the_displacement_it_predi
         with pytest.raises(ValueError, match=match):
             SetVAE(warp=True, **bad)
     warp = ["model.options.warp=true", "model.family.fusion=pick"]
+    merging = config_from_dict(TINY_SET_VAE, [*warp, "model.options.local_levels=1"])
+    with pytest.raises(ConfigError, match="local_levels must be 0"):  # a recipe gets the same clear refusal
+        train(merging, tmp_path / "x", show_progress=False)
     result = train(config_from_dict(TINY_SET_VAE, warp), tmp_path / "run", show_progress=False)
     assert math.isfinite(result.final_loss)
     loaded = load_generator(tmp_path / "run")
