@@ -97,13 +97,15 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 16
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 19
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}
         # a method evaluating another's run trains it, if it comes first, exactly as that method would
         assert all((m.recipe, m.overrides) == (by_name[m.run_of].recipe, by_name[m.run_of].overrides)
                    for m in listed if m.run_of)  # fmt: skip
+        hot = by_name["Set-VAE (warped shots), temperature 3, no steps"]
+        assert hot.run_of == "Set-VAE (warped shots), no steps" and dict(hot.family) == {"temperature": 3.0}
 
 
 def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:

@@ -51,16 +51,34 @@ SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
 SET_VAE_WARP = "Set-VAE (warped shots), no steps"
 SET_VAE_WARP_FAR = "Set-VAE (warped shots, shifts up to 0.3), no steps"
+REPTILE_VAE = "VAE, Reptile"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
 # a set VAE recipe made the warping one of omniglot_set_vae_warp.yaml: one shot per image, deformed
 WARPED_SHOTS = ("model.options.warp=true", "model.options.local_levels=0", "model.family.fusion=pick")
 
 
+def hotter(base: Method, temperature: float) -> Method:
+    """``base``'s trained run sampled at another temperature (the latents' std scaled by it): a
+    point further along the trade-off between copying the shots and straying from their class."""
+    name = base.name.removesuffix(", no steps") + f", temperature {temperature:g}"
+    name += ", no steps" if base.name.endswith(", no steps") else ""
+    return Method(name, base.recipe, base.overrides, run_of=base.name, family=(("temperature", temperature),))
+
+
+HOTTER = {REPTILE_VAE: (1.0,), SET_VAE_WARP: (2.0, 3.0)}  # its default: the Reptile VAE 0.5, the set VAE 1
+
+
+def with_hotter(methods: list[Method]) -> list[Method]:
+    """``methods`` with each method of ``HOTTER`` followed by its run sampled at those temperatures,
+    so that their trade-offs between copying and class fidelity stand side by side."""
+    return [m for base in methods for m in (base, *(hotter(base, t) for t in HOTTER.get(base.name, ())))]
+
+
 def omniglot_methods(configs: Path) -> list[Method]:
     names = ("vae_reptile", "gan_figr", "gan_dawson", "set_vae", "set_vae_warp")
     vae, figr, dawson, set_vae, warp = (str(configs / f"omniglot_{name}.yaml") for name in names)
-    return [
-        Method("VAE, Reptile", vae),
+    return with_hotter([
+        Method(REPTILE_VAE, vae),
         Method("VAE, MAML", str(configs / "omniglot_vae_maml.yaml")),
         Method("VAE, Meta-SGD", str(configs / "omniglot_vae_metasgd.yaml")),
         Method("GAN, FIGR (Reptile)", figr),
@@ -76,7 +94,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method("GAN, pretrain + fine-tune", figr, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
         Method("GAN, scratch", figr, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
-    ]
+    ])
 
 
 def face_methods(configs: Path, dataset: str) -> list[Method]:
@@ -85,8 +103,8 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
     vae = str(configs / ("celeba_vae_reptile.yaml" if dataset == "celeba" else "att_faces_vae_fomaml.yaml"))
     gan = str(configs / ("celeba_gan_figr.yaml" if dataset == "celeba" else "att_faces_gan_dawson.yaml"))
     set_vae = str(configs / f"{dataset}_set_vae.yaml")
-    return [
-        Method("VAE, Reptile", vae, ("meta.algorithm=reptile",)),
+    return with_hotter([
+        Method(REPTILE_VAE, vae, ("meta.algorithm=reptile",)),
         Method("VAE, FOMAML", vae, ("meta.algorithm=fomaml",)),
         Method("GAN, FIGR (Reptile)", gan, ("meta.algorithm=reptile",)),
         Method("GAN, DAWSON (FOMAML)", gan, ("meta.algorithm=fomaml",)),
@@ -101,7 +119,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         ),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
-    ]
+    ])
 
 
 def slug(name: str) -> str:
