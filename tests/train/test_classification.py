@@ -127,3 +127,19 @@ def test_vmap_refusals():
             "/tmp/never",
             show_progress=False,
         )
+
+
+def test_validation_tasks_shrink_to_the_classes_a_small_validation_split_has(tmp_path: Path):
+    from metagen.train.experiment import load_data_parts
+    from tests.tiny import TINY_FEATURES
+
+    config = config_from_dict(TINY_FEATURES, ["train.sample_every=2"])
+    parts = load_data_parts(config)
+    n_way = parts.val.num_classes + 1  # more ways than the validation split has classes
+    assert n_way <= parts.train.num_classes
+    run = train(config_from_dict(TINY_FEATURES, ["train.sample_every=2", f"meta.n_way={n_way}"]), tmp_path / "run",
+                show_progress=False)  # fmt: skip
+    lines = [json.loads(x) for x in (run.run_dir / "metrics.jsonl").read_text().splitlines()]
+    previews = [x for x in lines if "val_accuracy" in x]
+    assert len(previews) == 2 and all(x["val_accuracy_n_way"] == n_way - 1 for x in previews)
+    assert (run.run_dir / "model.safetensors").is_file()

@@ -72,7 +72,9 @@ def sample_rows(
 
 def class_source(config: RunConfig) -> TaskSource:
     """N-way K-shot episodes over the training classes; previews on the validation classes (or the
-    training classes where the split has none): accuracy for classifiers, sample grids otherwise."""
+    training classes where the split has none): accuracy for classifiers (on tasks of as many ways
+    as the validation classes allow, logged as ``val_accuracy_n_way`` when fewer than N), sample
+    grids otherwise."""
     parts = load_data_parts(config)
     h, w = parts.train.image_size
     if h != w:
@@ -84,11 +86,12 @@ def class_source(config: RunConfig) -> TaskSource:
     def preview(exp: Experiment, step: int, run_dir: Path) -> dict[str, float]:
         seed = exp.config.train.seed
         if isinstance(exp.family, CLASSIFYING_FAMILIES):
-            sampler = EpisodeSampler(preview_data, m.n_way, m.k_shot, m.q_query)
+            n_way = min(m.n_way, preview_data.num_classes)  # a validation split may hold fewer classes
+            sampler = EpisodeSampler(preview_data, n_way, m.k_shot, m.q_query)
             accs = task_accuracies(
                 exp.learner, exp.family, sampler, exp.config.train.preview_tasks, seed, m.adapt_steps
             )
-            return {metric: float(np.mean(accs))}
+            return {metric: float(np.mean(accs))} | ({} if n_way == m.n_way else {f"{metric}_n_way": n_way})
         save_grid(sample_rows(exp, preview_data, m.k_shot, 8, seed), run_dir / "samples" / f"step-{step:08d}.png")
         return {}
 
@@ -99,7 +102,7 @@ def class_source(config: RunConfig) -> TaskSource:
 def restoration_source(config: RunConfig) -> TaskSource:
     """Patches of the images of ``data.dataset`` (an image set such as Train400) under the
     degradations of ``data.options.degradations``; ``meta.k_shot`` / ``meta.q_query`` patches of
-    ``data.options.patch`` pixels per task. Previews the PSNR of adapted restorations of query
+    ``data.options.patch`` pixels per task, assembled on the training device. Previews the PSNR of adapted restorations of query
     patches of fixed tasks."""
     from metagen.data.image_sets import IMAGE_SETS, load_image_set
     from metagen.fewshot.restorer import restoration_psnr
@@ -118,7 +121,7 @@ def restoration_source(config: RunConfig) -> TaskSource:
         raise ConfigError("data.options.degradations must be a non-empty list of degradation specs")
     images = [i.pixels for i in load_image_set(d.dataset, d.root)]
     sampler = RestorationSampler(images, [parse_degradation(s) for s in specs], int(options.get("patch", 48)),
-                                 m.k_shot, m.q_query)  # fmt: skip
+                                 m.k_shot, m.q_query, device=config.train.device)  # fmt: skip
 
     def preview(exp: Experiment, step: int, run_dir: Path) -> dict[str, float]:
         assert isinstance(exp.family, Restorer)
