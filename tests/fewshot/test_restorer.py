@@ -123,6 +123,23 @@ def test_inpainting_tasks_are_filled_and_adapt_by_refilling():
     assert np.allclose(out, filled[0, 0].numpy(), atol=1e-6) and np.array_equal(out[known], image[known])
 
 
+def test_a_meta_batch_filled_together_is_the_tasks_filled_one_by_one():
+    images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(3)]
+    specs = ["missing:fraction=0.1,fraction_max=0.5", "gaussian:sigma=0,sigma_max=55", "sr:scale=2"]
+    sampler = RestorationSampler(images, [parse_degradation(s) for s in specs], 24, 3, 2)
+    batch = sampler.sample_batch(np.random.default_rng(7), 6)
+    rng = np.random.default_rng(7)
+    alone = [sampler.sample(rng) for _ in range(6)]  # the same draws from the same RNG, filled alone
+    assert [t.meta for t in batch] == [t.meta for t in alone]
+    assert {t.meta["degradation"].split(":")[0] for t in batch} == {"missing", "gaussian", "sr"}
+    for together, single in zip(batch, alone):
+        assert torch.equal(together.query_y, single.query_y) and together.support_y.dtype == single.support_y.dtype
+        for name in ("support_x", "support_y", "query_x"):  # the fill's solver stops at a shared residual
+            assert torch.allclose(getattr(together, name).float(), getattr(single, name).float(), atol=1e-4)
+    holes = next(t for t in batch if t.meta["degradation"].startswith("missing"))
+    assert not holes.support_y.all() and holes.support_x.min() > 0.05  # filled, not left black
+
+
 def test_task_contract_and_family_dispatch():
     images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(3)]
     sampler = RestorationSampler(images, [parse_degradation("gaussian:sigma=0,sigma_max=55")], 24, 3, 2)

@@ -1,0 +1,124 @@
+"""Restoration training throughput: how task assembly limits a training step, on the CPU and a GPU.
+
+A restoration training step draws a meta-batch of tasks (patches of Train400 images, degraded, their
+lost pixels filled by a spline in tension solved by conjugate gradients) and then takes one outer
+step of the meta-learner. Two ways of assembling the tasks, side by side, on each device:
+  - task by task: each task drawn and filled on the CPU on its own, then moved to the device (how
+    the sampler worked before);
+  - batched: the patches of the whole meta-batch drawn on the CPU, then filled together on the
+    device (``RestorationSampler(device=...)``, what ``metagen train`` does now).
+For each: seconds to assemble one meta-batch, seconds for sampling plus one outer step, and steps
+per second of the two together (the training loop's work without its logging and checkpoints), for
+the recipe's first-order MAML and for ordinary training (``meta.inner_steps=0``). Median over
+``--reps`` repetitions after 3 warm-up steps, interleaved so that load on the machine hits both alike.
+
+Writes benchmarks/results/restoration_speed.{md,json}.
+Usage: METAGEN_DATA=../shared/data python benchmarks/restoration_speed.py [--reps 20] [--devices cpu cuda]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from _common import machine_info, write_results
+
+from metagen.tasks.restoration import RestorationSampler
+from metagen.tasks.task import Task
+from metagen.train.config import load_config
+from metagen.train.experiment import build_experiment, network_spec_for
+from metagen.train.loop import task_generators
+from metagen.train.sources import restoration_source
+
+RECIPE = Path(__file__).resolve().parent.parent / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
+PIPELINES = ("task by task, fill on the CPU", "batched, fill on the device")
+TRAININGS = {"first-order MAML (recipe)": [], "ordinary (meta.inner_steps=0)": ["meta.inner_steps=0"]}
+
+
+def synchronise(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+
+
+def assembler(pipeline: str, cpu_sampler: RestorationSampler, device: str) -> Callable[..., list[Task]]:
+    """A function (rng, n) -> n tasks on ``device``, assembled the way ``pipeline`` names."""
+    if pipeline == PIPELINES[0]:
+        return lambda rng, n: [cpu_sampler.sample(rng).to(device) for _ in range(n)]
+    batched = RestorationSampler(cpu_sampler.images, cpu_sampler.degradations, cpu_sampler.patch,
+                                 cpu_sampler.support, cpu_sampler.query, device=device)  # fmt: skip
+    return batched.sample_batch
+
+
+def time_once(fn: Callable[[], object], device: str) -> float:
+    synchronise(device)
+    start = time.perf_counter()
+    fn()
+    synchronise(device)
+    return time.perf_counter() - start
+
+
+def measure(device: str, reps: int) -> list[dict]:
+    """Median seconds per meta-batch (assembly alone, and assembly plus an outer step) per training
+    and pipeline on ``device``."""
+    rows = []
+    for training, overrides in TRAININGS.items():
+        config = load_config(RECIPE, [f"train.device={device}", *overrides])
+        source = restoration_source(load_config(RECIPE, ["train.device=cpu", *overrides]))
+        exp = build_experiment(config, network_spec_for(config, source.image_size, source.channels, None))
+        exp.learner.build_optimizer()
+        meta_batch, stream = config.meta.meta_batch, torch.Generator().manual_seed(0)
+        assemble = {p: assembler(p, source.sampler, device) for p in PIPELINES}
+        rng = np.random.default_rng(0)
+
+        def step(pipeline: str) -> None:
+            exp.learner.outer_step(assemble[pipeline](rng, meta_batch), task_generators(stream, meta_batch))
+
+        for pipeline in PIPELINES:  # warm-up: kernels, allocator, caches
+            for _ in range(3):
+                step(pipeline)
+        times: dict[str, dict[str, list[float]]] = {p: {"assemble": [], "step": []} for p in PIPELINES}
+        for _ in range(reps):
+            for pipeline in PIPELINES:
+                times[pipeline]["assemble"].append(time_once(lambda: assemble[pipeline](rng, meta_batch), device))
+                times[pipeline]["step"].append(time_once(lambda: step(pipeline), device))
+        for pipeline in PIPELINES:
+            assemble_s, step_s = (statistics.median(times[pipeline][k]) for k in ("assemble", "step"))
+            rows.append({"device": device, "training": training, "pipeline": pipeline, "meta_batch": meta_batch,
+                         "assemble_s": assemble_s, "step_s": step_s, "steps_per_s": 1 / step_s})  # fmt: skip
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=20)
+    parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    parser.add_argument("--results-name", default="restoration_speed")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    rows = [row for device in args.devices for row in measure(device, args.reps)]
+    info = machine_info()
+    lines = [
+        "# Restoration training throughput: task assembly and outer step",
+        "",
+        f"Recipe `configs/restoration/denoise_unet_fomaml.yaml` (U-Net width 32, 2 levels; meta-batch "
+        f"{rows[0]['meta_batch']} tasks of 8 + 8 patches of 48 px; half the tasks with lost pixels to fill). Median "
+        f"over {args.reps} interleaved repetitions, seed 0. Machine: {info['cpu']}, {info['cores']} cores, "
+        f"{info['threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "") + ".",
+        "",
+        "| device | training | task assembly | assemble s / meta-batch | assemble + step s | steps / s |",
+        "|---|---|---|---|---|---|",
+        *(f"| {r['device']} | {r['training']} | {r['pipeline']} | {r['assemble_s']:.4f} | {r['step_s']:.4f} | "
+          f"{r['steps_per_s']:.1f} |" for r in rows),  # fmt: skip
+        "",
+        f"Command: `python benchmarks/restoration_speed.py --reps {args.reps} --devices {' '.join(args.devices)}`",
+    ]
+    write_results(args.results_name, lines, {"machine": info, "reps": args.reps, "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
