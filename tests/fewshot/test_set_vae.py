@@ -289,3 +289,29 @@ def test_a_warping_generator_picks_one_shot_per_image_in_training_and_sampling()
     weights = seen[0]  # one-hot rows: each image its own shot
     assert weights is not None and torch.equal(weights.sum(dim=1), torch.ones(len(weights)))
     assert set(weights.flatten().tolist()) <= {0.0, 1.0}
+
+
+def test_a_flow_that_sees_its_shot_deforms_two_shots_differently_from_the_same_latent():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True, flow_from_shot=True)
+    shots = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    pick = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    z, c = torch.randn(1, 4).expand(2, -1), torch.randn(6)
+    h = net.from_latent(torch.cat([z, c.expand(2, -1)], dim=1)).view(2, -1, net.base_side, net.base_side)
+    torch.testing.assert_close(h[0], h[1])  # (z, c) alone cannot tell the two shots apart
+    with torch.no_grad():  # zero displacement at first: the shots as they are
+        torch.testing.assert_close(torch.sigmoid(net.decode(z, c, source=shots)), shots.clamp(WARP_EPS, 1 - WARP_EPS),
+                                   rtol=0, atol=1e-5)  # fmt: skip
+        torch.nn.init.normal_(net.flow[-1].weight, std=0.1)
+        seen = torch.cat([h, net.encoder[: net.n_conv](shots * 2 - 1)], dim=1)
+        flow = net.displacement(seen)
+    assert not torch.allclose(flow[0], flow[1], atol=1e-3)  # each shot gets its own deformation
+    terms = net(shots, torch.rand(2, 1, 28, 28), torch.randn(6), torch.randn(2, 4), pick)
+    set_negative_elbo(terms, torch.rand(2, 1, 28, 28).round(), "bernoulli").backward()
+    assert net.flow[0][0].weight.grad.abs().sum() > 0 and net.encoder[0][0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="needs warp"):
+        SetVAE(flow_from_shot=True)
+    # without it the network is the one the committed runs were trained with, drawn from the same seed
+    torch.manual_seed(0)
+    old = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True)
+    assert isinstance(old.flow, torch.nn.Conv2d)

@@ -61,6 +61,9 @@ class SetVAE(nn.Module):
         (Antoniou et al. 2017, DAGAN; Hong et al. 2022, DeltaGAN). The displacement starts at zero:
         an untrained model copies its shots. The shots enter as pixels, so local_levels must be 0.
     max_shift: the largest displacement, as a share of the image side.
+    flow_from_shot: the displacement field is predicted from (z, c) and the encoder's coarsest map
+        of the shot it deforms, through a hidden convolution (as DAGAN's generator sees its source
+        image), rather than from (z, c) alone: a deformation can follow the shot's own strokes.
     """
 
     def __init__(
@@ -75,12 +78,15 @@ class SetVAE(nn.Module):
         local_levels: int = 0,
         warp: bool = False,
         max_shift: float = 0.15,
+        flow_from_shot: bool = False,
     ):
         super().__init__()
         if not 0 < max_shift <= 1:
             raise ValueError(f"max_shift must lie in (0, 1], got {max_shift}")
         if warp and local_levels:
             raise ValueError("a warping set VAE deforms the shots' pixels and merges no maps: local_levels must be 0")
+        if flow_from_shot and not warp:
+            raise ValueError("flow_from_shot shapes the displacement of a warping set VAE: it needs warp")
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
@@ -96,9 +102,10 @@ class SetVAE(nn.Module):
         self.latent_prior = _mlp(context_dim, hidden, 2 * latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(latent_dim + context_dim, flat), nn.SiLU())
         if warp:  # the displacement field in place of the pixel decoder, zero at first: the shots as they are
-            self.flow = nn.Conv2d(widths[-1], 2, 3, 1, 1)
-            nn.init.zeros_(self.flow.weight)
-            nn.init.zeros_(self.flow.bias)
+            out = nn.Conv2d(widths[-1], 2, 3, 1, 1)
+            nn.init.zeros_(out.weight)
+            nn.init.zeros_(out.bias)
+            self.flow = nn.Sequential(conv_gn_act(2 * widths[-1], widths[-1], 3, 1, 1), out) if flow_from_shot else out
         else:
             dec = [conv_gn_act(widths[i + 1], widths[i], 4, 2, 1, transpose=True) for i in reversed(range(steps))]
             self.decoder = nn.Sequential(*dec, nn.Conv2d(widths[0], channels, 3, 1, 1))
@@ -108,7 +115,7 @@ class SetVAE(nn.Module):
         self.image_size, self.channels, self.likelihood = image_size, channels, likelihood
         self.latent_dim, self.context_dim = latent_dim, context_dim
         self.base_side, self.base_width = side, widths[-1]
-        self.warp, self.max_shift = warp, max_shift
+        self.warp, self.max_shift, self.flow_from_shot = warp, max_shift, flow_from_shot
 
     @property
     def local_levels(self) -> int:
@@ -160,6 +167,8 @@ class SetVAE(nn.Module):
         if self.warp:
             if source is None:
                 raise ValueError("a warping SetVAE needs the fused shot images to decode (source)")
+            if self.flow_from_shot:  # the coarsest encoder map of each image's own shot beside (z, c)'s map
+                h = torch.cat([h, self.encoder[: self.n_conv](source * 2.0 - 1.0)], dim=1)
             return torch.logit(warp_images(source, self.displacement(h)).clamp(WARP_EPS, 1 - WARP_EPS))
         for i, layer in enumerate(self.decoder):
             if i < len(local):
@@ -169,9 +178,9 @@ class SetVAE(nn.Module):
         return h
 
     def displacement(self, h: torch.Tensor) -> torch.Tensor:
-        """The decoder's coarsest map [B, F, s, s] -> a smooth displacement field [B, 2, H, W] (x, y
-        in grid_sample's [-1, 1] units, at most ``max_shift`` of the image side), bilinear between
-        the coarse cells."""
+        """The decoder's coarsest map [B, F, s, s] (with ``flow_from_shot``, the shot's beside it: [B,
+        2F, s, s]) -> a smooth displacement field [B, 2, H, W] (x, y in grid_sample's [-1, 1] units,
+        at most ``max_shift`` of the image side), bilinear between the coarse cells."""
         coarse = 2 * self.max_shift * torch.tanh(self.flow(h))
         return F.interpolate(coarse, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
 

@@ -51,6 +51,7 @@ SET_VAE_TUNED = "Set-VAE (local context), amortised + 10 steps"
 SET_VAE_SHOTS = "Set-VAE (local context), shot latents, no steps"
 SET_VAE_WARP = "Set-VAE (warped shots), no steps"
 SET_VAE_WARP_FAR = "Set-VAE (warped shots, shifts up to 0.3), no steps"
+SET_VAE_WARP_SEEN = "Set-VAE (warped shots, flow sees its shot), no steps"
 REPTILE_VAE = "VAE, Reptile"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
 # a set VAE recipe made the warping one of omniglot_set_vae_warp.yaml: one shot per image, deformed
@@ -88,6 +89,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
         Method(SET_VAE_WARP, warp),
         Method(SET_VAE_WARP_FAR, warp, ("model.options.max_shift=0.3",)),  # strays further from its shot
+        Method(SET_VAE_WARP_SEEN, warp, ("model.options.flow_from_shot=true",)),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
