@@ -102,8 +102,8 @@ def class_source(config: RunConfig) -> TaskSource:
 def restoration_source(config: RunConfig) -> TaskSource:
     """Patches of the images of ``data.dataset`` (an image set such as Train400) under the
     degradations of ``data.options.degradations``; ``meta.k_shot`` / ``meta.q_query`` patches of
-    ``data.options.patch`` pixels per task, assembled on the training device. Previews the PSNR of adapted restorations of query
-    patches of fixed tasks."""
+    ``data.options.patch`` pixels per task, assembled on the training device. Previews the PSNR of
+    adapted restorations of query patches of fixed tasks."""
     from metagen.data.image_sets import IMAGE_SETS, load_image_set
     from metagen.fewshot.restorer import restoration_psnr
     from metagen.tasks.degradations import parse_degradation
