@@ -311,7 +311,7 @@ def test_a_flow_that_sees_its_shot_deforms_two_shots_differently_from_the_same_l
     assert net.flow[0][0].weight.grad.abs().sum() > 0 and net.encoder[0][0].weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="needs warp"):
         SetVAE(flow_from_shot=True)
-    # without it the network is the one the committed runs were trained with, drawn from the same seed
-    torch.manual_seed(0)
+    # without it the flow is the single convolution that earlier runs' checkpoints hold
     old = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True)
-    assert isinstance(old.flow, torch.nn.Conv2d)
+    assert isinstance(old.flow, torch.nn.Conv2d) and {k for k in old.state_dict() if k.startswith("flow")} == {
+        "flow.weight", "flow.bias"}  # fmt: skip

@@ -36,7 +36,7 @@ def _augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 @dataclass
 class _Drawn:
-    """One task's patches before the fill: clean and degraded float arrays, known-pixel masks."""
+    """One task's patches before the fill: the clean arrays, the degraded patches and their known-pixel masks."""
 
     clean: list[np.ndarray]
     degraded: torch.Tensor  # [S + Q, C, P, P]
