@@ -97,7 +97,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 20
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 22
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}
@@ -106,6 +106,8 @@ def test_benchmark_methods_point_at_recipes_that_exist():
                    for m in listed if m.run_of)  # fmt: skip
         hot = by_name["Set-VAE (warped shots), temperature 3, no steps"]
         assert hot.run_of == "Set-VAE (warped shots), no steps" and dict(hot.family) == {"temperature": 3.0}
+        seen = by_name["Set-VAE (warped shots, flow sees its shot), temperature 2, no steps"]
+        assert seen.run_of == bench.SET_VAE_WARP_SEEN and bench.FLOW_SEES_SHOT in by_name[seen.run_of].overrides
 
 
 def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:

@@ -56,6 +56,7 @@ REPTILE_VAE = "VAE, Reptile"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
 # a set VAE recipe made the warping one of omniglot_set_vae_warp.yaml: one shot per image, deformed
 WARPED_SHOTS = ("model.options.warp=true", "model.options.local_levels=0", "model.family.fusion=pick")
+FLOW_SEES_SHOT = "model.options.flow_from_shot=true"  # the warp's flow reads the shot it deforms
 
 
 def hotter(base: Method, temperature: float) -> Method:
@@ -66,7 +67,8 @@ def hotter(base: Method, temperature: float) -> Method:
     return Method(name, base.recipe, base.overrides, run_of=base.name, family=(("temperature", temperature),))
 
 
-HOTTER = {REPTILE_VAE: (1.0,), SET_VAE_WARP: (2.0, 3.0)}  # its default: the Reptile VAE 0.5, the set VAE 1
+# their defaults: the Reptile VAE 0.5, the set VAEs 1
+HOTTER = {REPTILE_VAE: (1.0,), SET_VAE_WARP: (2.0, 3.0), SET_VAE_WARP_SEEN: (2.0, 3.0)}
 
 
 def with_hotter(methods: list[Method]) -> list[Method]:
@@ -89,7 +91,7 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
         Method(SET_VAE_WARP, warp),
         Method(SET_VAE_WARP_FAR, warp, ("model.options.max_shift=0.3",)),  # strays further from its shot
-        Method(SET_VAE_WARP_SEEN, warp, ("model.options.flow_from_shot=true",)),
+        Method(SET_VAE_WARP_SEEN, warp, (FLOW_SEES_SHOT,)),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -114,6 +116,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method(SET_VAE_TUNED, set_vae, adapt_steps=10, run_of=SET_VAE),
         Method(SET_VAE_SHOTS, set_vae, run_of=SET_VAE, family=SHOT_LATENTS),
         Method(SET_VAE_WARP, set_vae, WARPED_SHOTS),
+        Method(SET_VAE_WARP_SEEN, set_vae, (*WARPED_SHOTS, FLOW_SEES_SHOT)),
         Method(
             "Set-GAN (local fusion), no steps",
             str(configs / "celeba_set_gan.yaml"),
