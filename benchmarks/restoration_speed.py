@@ -9,17 +9,22 @@ step of the meta-learner. Two ways of assembling the tasks, side by side, on eac
     device (``RestorationSampler(device=...)``, what ``metagen train`` does now).
 For each: seconds to assemble one meta-batch, seconds for sampling plus one outer step, and steps
 per second of the two together (the training loop's work without its logging and checkpoints), for
-the recipe's first-order MAML and for ordinary training (``meta.inner_steps=0``). Median over
-``--reps`` repetitions after 3 warm-up steps, interleaved so that load on the machine hits both alike.
+the recipe's first-order MAML and for ordinary training (``meta.inner_steps=0``), the latter with the
+meta-batch's tasks stepped through one after another (the loop) and pooled into one forward and
+backward pass (``meta.batching=pooled``). Median over ``--reps`` repetitions after 3 warm-up steps,
+interleaved so that load on the machine hits both alike.
 
-Writes benchmarks/results/restoration_speed.{md,json}.
+Writes benchmarks/results/restoration_speed.{md,json} (or --results-name).
 Usage: METAGEN_DATA=../shared/data python benchmarks/restoration_speed.py [--reps 20] [--devices cpu cuda]
+    [--meta-batches 4 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Callable
@@ -37,7 +42,11 @@ from metagen.train.sources import restoration_source
 
 RECIPE = Path(__file__).resolve().parent.parent / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 PIPELINES = ("task by task, fill on the CPU", "batched, fill on the device")
-TRAININGS = {"first-order MAML (recipe)": [], "ordinary (meta.inner_steps=0)": ["meta.inner_steps=0"]}
+TRAININGS = {
+    "first-order MAML (recipe)": [],
+    "ordinary (meta.inner_steps=0)": ["meta.inner_steps=0"],
+    "ordinary, pooled (meta.batching=pooled)": ["meta.inner_steps=0", "meta.batching=pooled"],
+}
 
 
 def synchronise(device: str) -> None:
@@ -62,11 +71,12 @@ def time_once(fn: Callable[[], object], device: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(device: str, reps: int) -> list[dict]:
+def measure(device: str, reps: int, meta_batch: int | None) -> list[dict]:
     """Median seconds per meta-batch (assembly alone, and assembly plus an outer step) per training
-    and pipeline on ``device``."""
+    and pipeline on ``device``, with ``meta_batch`` tasks (None: the recipe's)."""
     rows = []
     for training, overrides in TRAININGS.items():
+        overrides = [*overrides, *([f"meta.meta_batch={meta_batch}"] if meta_batch else [])]
         config = load_config(RECIPE, [f"train.device={device}", *overrides])
         source = restoration_source(load_config(RECIPE, ["train.device=cpu", *overrides]))
         exp = build_experiment(config, network_spec_for(config, source.image_size, source.channels, None))
@@ -97,25 +107,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    parser.add_argument("--meta-batches", type=int, nargs="+", default=[None], help="tasks per step (the recipe's: 4)")
     parser.add_argument("--results-name", default="restoration_speed")
     args = parser.parse_args()
     torch.manual_seed(0)
-    rows = [row for device in args.devices for row in measure(device, args.reps)]
+    rows = [row for device in args.devices for n in args.meta_batches for row in measure(device, args.reps, n)]
     info = machine_info()
     lines = [
         "# Restoration training throughput: task assembly and outer step",
         "",
-        f"Recipe `configs/restoration/denoise_unet_fomaml.yaml` (U-Net width 32, 2 levels; meta-batch "
-        f"{rows[0]['meta_batch']} tasks of 8 + 8 patches of 48 px; half the tasks with lost pixels to fill). Median "
+        "Recipe `configs/restoration/denoise_unet_fomaml.yaml` (U-Net width 32, 2 levels; meta-batches of "
+        "tasks of 8 + 8 patches of 48 px; half the tasks with lost pixels to fill). Median "
         f"over {args.reps} interleaved repetitions, seed 0. Machine: {info['cpu']}, {info['cores']} cores, "
         f"{info['threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "") + ".",
         "",
-        "| device | training | task assembly | assemble s / meta-batch | assemble + step s | steps / s |",
-        "|---|---|---|---|---|---|",
-        *(f"| {r['device']} | {r['training']} | {r['pipeline']} | {r['assemble_s']:.4f} | {r['step_s']:.4f} | "
-          f"{r['steps_per_s']:.1f} |" for r in rows),  # fmt: skip
+        "| device | tasks / step | training | task assembly | assemble s / meta-batch | assemble + step s | steps / s |",
+        "|---|---|---|---|---|---|---|",
+        *(f"| {r['device']} | {r['meta_batch']} | {r['training']} | {r['pipeline']} | {r['assemble_s']:.4f} | "
+          f"{r['step_s']:.4f} | {r['steps_per_s']:.1f} |" for r in rows),  # fmt: skip
         "",
-        f"Command: `python benchmarks/restoration_speed.py --reps {args.reps} --devices {' '.join(args.devices)}`",
+        f"Command: `python benchmarks/restoration_speed.py {shlex.join(sys.argv[1:])}`",
     ]
     write_results(args.results_name, lines, {"machine": info, "reps": args.reps, "rows": rows})
 

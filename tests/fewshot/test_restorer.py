@@ -463,3 +463,31 @@ def test_bad_restoration_inputs_are_clear(restoration_run, capsys):
         (restoration_run / "bad.yaml").write_text(yaml.safe_dump(bad))
         assert main(["train", str(restoration_run / "bad.yaml"), "--out", str(restoration_run / "bad"), "--quiet"]) == 2
         assert message in capsys.readouterr().err
+
+
+def test_ordinary_restoration_training_pools_the_meta_batch_as_the_loop_does():
+    """The restoration recipe trained ordinarily (meta.inner_steps=0) with meta.batching=pooled makes
+    the loop's outer step in one pass over the meta-batch; with an inner loop it is refused."""
+    from metagen.train.config import load_config
+    from metagen.train.experiment import build_experiment, network_spec_for
+    from tests.conftest import REPO
+
+    recipe = REPO / "configs/restoration/denoise_unet_fomaml.yaml"
+    images = [np.uint8(smooth_image(60, 60, s) * 255) for s in range(3)]
+    specs = ["gaussian:sigma=0,sigma_max=55", "missing:fraction=0.1,fraction_max=0.4"]
+    sampler = RestorationSampler(images, [parse_degradation(s) for s in specs], 24, 3, 4)
+    tasks = sampler.sample_batch(np.random.default_rng(0), 4)
+    stepped = []
+    for batching in ("loop", "pooled"):
+        config = load_config(recipe, ["meta.inner_steps=0", f"meta.batching={batching}", "model.options.width=8"])
+        torch.manual_seed(0)
+        learner = build_experiment(config, network_spec_for(config, None, 1)).learner
+        loss = learner.outer_step(tasks, [torch.Generator().manual_seed(i) for i in range(4)])["loss"]
+        stepped.append((loss, [p.grad.clone() for p in learner.model.parameters()]))  # the averaged meta-gradient
+    assert stepped[0][0] == pytest.approx(stepped[1][0], rel=1e-5)
+    for a, b in zip(stepped[0][1], stepped[1][1]):
+        assert a.abs().max() > 0
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-7)
+    with pytest.raises(ConfigError, match="meta.batching=pooled: MAML pools its tasks only without an inner loop"):
+        config = load_config(recipe, ["meta.batching=pooled"])
+        build_experiment(config, network_spec_for(config, None, 1))

@@ -341,3 +341,63 @@ def test_pretraining_sees_global_class_labels_and_pooled_images():
     ref = torch.autograd.grad(loss(params, x, None, None), list(params.values()))
     for g, r in zip(grads, ref):
         torch.testing.assert_close(g, r)
+
+
+class GroupNormClassifier(nn.Module):
+    """Treats each image on its own (GroupNorm), so that pooling tasks cannot change its output."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.norm = nn.GroupNorm(2, 4)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.norm(self.conv(x))).mean(dim=(2, 3)))
+
+
+@pytest.mark.parametrize("algorithm", ["maml", "fomaml", "metasgd", "pretrain"])
+def test_pooled_batching_equals_the_loop_without_an_inner_loop(algorithm):
+    """With no inner loop the meta-gradient is the loss gradient at the current parameters, and one
+    pass over the pooled tasks gives the loop's outer steps (two, so the second starts elsewhere)."""
+    from metagen.meta.learners import make_learner
+
+    tasks = [_classification_task(s) for s in range(4)]
+    results = []
+    for how in ("loop", "pooled"):
+        torch.manual_seed(0)
+        model = GroupNormClassifier().double()
+        learner = make_learner(algorithm, model, TinyFamily(model).task_loss, InnerLoop(0, 0.3, "sgd"), 0.1, "sgd")
+        learner.batching = how
+        for _ in range(2):
+            out = learner.outer_step(tasks, [torch.Generator() for _ in tasks])
+        results.append((out["loss"], [p.detach().clone() for p in learner.meta_parameters()]))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-10)
+    torch.manual_seed(0)
+    assert not torch.equal(results[1][1][0], GroupNormClassifier().double().conv.weight)  # the steps moved it
+    for a, b in zip(results[0][1], results[1][1]):
+        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_pooled_batching_refuses_what_it_would_change():
+    from metagen.meta.learners import make_learner
+
+    tasks = [_classification_task(s) for s in range(2)]
+    cases = [  # (algorithm, inner steps, network, what the refusal says)
+        ("fomaml", 2, GroupNormClassifier, "without an inner loop"),
+        ("reptile", 0, GroupNormClassifier, "each task on its own"),
+        ("fomaml", 0, TinyClassifier, "BatchNorm"),
+    ]
+    for algorithm, steps, network, says in cases:
+        model = network().double()
+        learner = make_learner(algorithm, model, TinyFamily(model).task_loss, InnerLoop(steps, 0.3, "sgd"), 0.1)
+        learner.batching = "pooled"
+        assert says in (learner.pooling_refusal() or "")
+        with pytest.raises(ConfigError, match="meta.batching=pooled"):
+            learner.outer_step(tasks, [torch.Generator() for _ in tasks])
+    model = GroupNormClassifier().double()
+    learner = make_learner("fomaml", model, TinyFamily(model).task_loss, InnerLoop(0, 0.3, "sgd"), 0.1)
+    learner.batching = "pooled"
+    uneven = [_classification_task(0), _classification_task(1, q=4)]
+    with pytest.raises(ValueError, match="same size"):
+        learner.outer_step(uneven, [torch.Generator() for _ in uneven])

@@ -80,7 +80,7 @@ class MetaLearner:
         self._outer_lr, self._outer_kind = outer_lr, outer_optimizer
         self.optimizer: torch.optim.Optimizer | None = None
         self.world = World()  # set by the training loop under torchrun
-        self.batching: Literal["loop", "vmap", "threads"] = "loop"
+        self.batching: Literal["loop", "vmap", "threads", "pooled"] = "loop"
         self.threads: TaskThreads | None = None  # the worker threads of batching='threads'
 
     def use_threads(self, workers: int) -> None:
@@ -171,6 +171,37 @@ class MetaLearner:
         ``tasks``, computed with ``torch.func.vmap`` (see ``metagen.meta.vectorised``)."""
         raise ConfigError(f"{type(self).__name__} has no vectorised form; use meta.batching=loop")
 
+    def pooling_refusal(self) -> str | None:
+        """Why ``meta.batching=pooled`` cannot compute this learner's meta-gradients (None: it can).
+        Pooling needs a meta-gradient that is the gradient of the task loss at the current
+        parameters, with no inner loop, and a network without batch statistics."""
+        return self._algorithm_pooling_refusal() or _batch_statistics(self.model)
+
+    def _algorithm_pooling_refusal(self) -> str | None:
+        return f"{type(self).__name__} needs each task on its own (an inner loop or an episode); use meta.batching=loop"
+
+    def outer_batch(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
+        """The images and labels of ``task`` whose task loss, at the current parameters, gives this
+        learner's meta-gradient when it has no inner loop (see ``pooling_refusal``)."""
+        raise ConfigError(self.pooling_refusal() or f"{type(self).__name__} has no pooled form")
+
+    def pooled_sums(self, tasks: list[Task], gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        """Summed meta-gradients and summed outer loss of ``tasks`` from one forward and backward
+        pass over their pooled images (``meta.batching=pooled``), in place of one pass per task. For
+        a task loss that is a mean over images, over tasks of the same size, and a network that
+        treats each image on its own (no batch statistics), this is the loop's result: the mean of
+        the tasks' means is the pooled mean. Random numbers come from ``gen``."""
+        refusal = self.pooling_refusal()
+        if refusal is not None:
+            raise ConfigError(f"meta.batching=pooled: {refusal}")
+        batches = [self.outer_batch(task) for task in tasks]
+        if len({len(x) for x, _ in batches}) != 1:
+            raise ValueError("meta.batching=pooled needs tasks of the same size, so that every image weighs the same")
+        x, y = torch.cat([b[0] for b in batches]), torch.cat([b[1] for b in batches])
+        loss = self.task_loss(self.params(), x, y, gen)
+        grads = torch.autograd.grad(loss * len(tasks), self.meta_parameters(), allow_unused=True)
+        return list(grads), float(loss.detach()) * len(tasks)
+
     def _with_extra(self, grads: Params, extra: dict[int, torch.Tensor] | None = None) -> list[torch.Tensor]:
         out = [grads[name] for name, _ in self.model.named_parameters()]
         return out + [extra[id(p)] if extra else torch.zeros_like(p) for p in self.extra.parameters()]
@@ -202,6 +233,8 @@ class MetaLearner:
         elif self.batching == "threads":
             self.threads = self.threads or TaskThreads(torch.get_num_threads())
             results = self.threads.meta_gradients(self, [tasks[i] for i in share], [gens[i] for i in share])
+        elif self.batching == "pooled" and share:
+            results = [self.pooled_sums([tasks[i] for i in share], gens[share[0]])]
         elif self.batching == "loop":
             results = (self.meta_gradients(tasks[i], gens[i]) for i in share)
         for grads, loss in results:
@@ -215,6 +248,14 @@ class MetaLearner:
             torch.nn.utils.clip_grad_norm_(meta_params, self.outer_grad_clip)
         self.optimizer.step()
         return {"loss": float(loss_sum) / len(tasks)}
+
+
+def _batch_statistics(model: nn.Module) -> str | None:
+    """Why pooling would change what ``model`` computes (None: it would not): batch normalisation
+    normalises over the batch, so the pooled tasks would share statistics the loop keeps apart."""
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return "the network normalises over its batch (BatchNorm), so pooled tasks would change its output"
+    return None
 
 
 class MAML(MetaLearner):
@@ -235,6 +276,14 @@ class MAML(MetaLearner):
         if self.first_order:  # the adapted tensors line up with the network's parameters
             grads = tuple(grads) + (None,) * (len(meta_params) - len(grads))
         return list(grads), float(loss.detach())
+
+    def _algorithm_pooling_refusal(self) -> str | None:
+        if self.inner.steps != 0 or self.groups is not None:
+            return "MAML pools its tasks only without an inner loop (meta.inner_steps=0: ordinary training)"
+        return None
+
+    def outer_batch(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
+        return task.query_x, task.query_y
 
     def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
         batch = stack_tasks(tasks)
@@ -308,10 +357,16 @@ class Pretrain(MetaLearner):
     set's class indices (``task.classes``), not episode labels, so class-conditional models learn
     every training class."""
 
-    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
-        x = torch.cat([task.support_x, task.query_x])
+    def _algorithm_pooling_refusal(self) -> str | None:
+        return None if self.groups is None else "parameter groups alternate per task; use meta.batching=loop"
+
+    def outer_batch(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
         episode = torch.cat([task.support_y, task.query_y])
-        y = torch.as_tensor(task.classes, dtype=torch.long, device=episode.device)[episode]
+        classes = torch.as_tensor(task.classes, dtype=torch.long, device=episode.device)[episode]
+        return torch.cat([task.support_x, task.query_x]), classes
+
+    def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        x, y = self.outer_batch(task)
         loss = self.task_loss(self.params(), x, y, gen)
         grads = torch.autograd.grad(loss, self.meta_parameters(), allow_unused=True)
         return list(grads), float(loss.detach())

@@ -59,7 +59,7 @@ class MetaConfig:
     outer_lr: float = 1e-3
     outer_optimizer: Literal["adam", "sgd"] = "adam"
     grad_clip: float | None = None
-    batching: Literal["loop", "vmap", "threads"] = "loop"
+    batching: Literal["loop", "vmap", "threads", "pooled"] = "loop"
     workers: int = 0  # batching=threads: worker threads (0: torch.get_num_threads(), one per core)
 
 

@@ -170,6 +170,11 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         learner.batching = "vmap"
+    if m.batching == "pooled":
+        refusal = learner.pooling_refusal()
+        if refusal is not None:
+            raise ConfigError(f"meta.batching=pooled: {refusal}")
+        learner.batching = "pooled"
     if m.batching == "threads":
         if hasattr(family, "diagnostics"):
             raise ConfigError("meta.batching=threads: this family records diagnostics per task; use meta.batching=loop")
