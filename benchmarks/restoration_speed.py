@@ -16,7 +16,7 @@ interleaved so that load on the machine hits both alike.
 
 Writes benchmarks/results/restoration_speed.{md,json} (or --results-name).
 Usage: METAGEN_DATA=../shared/data python benchmarks/restoration_speed.py [--reps 20] [--devices cpu cuda]
-    [--meta-batches 4 32]
+    [--meta-batches 4 32] [--trainings fomaml ordinary pooled]
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ from metagen.train.sources import restoration_source
 
 RECIPE = Path(__file__).resolve().parent.parent / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
 PIPELINES = ("task by task, fill on the CPU", "batched, fill on the device")
+# --trainings name -> (the table's label, the recipe's overrides)
 TRAININGS = {
-    "first-order MAML (recipe)": [],
-    "ordinary (meta.inner_steps=0)": ["meta.inner_steps=0"],
-    "ordinary, pooled (meta.batching=pooled)": ["meta.inner_steps=0", "meta.batching=pooled"],
+    "fomaml": ("first-order MAML (recipe)", []),
+    "ordinary": ("ordinary (meta.inner_steps=0)", ["meta.inner_steps=0"]),
+    "pooled": ("ordinary, pooled (meta.batching=pooled)", ["meta.inner_steps=0", "meta.batching=pooled"]),
 }
 
 
@@ -71,11 +72,11 @@ def time_once(fn: Callable[[], object], device: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(device: str, reps: int, meta_batch: int | None) -> list[dict]:
+def measure(device: str, reps: int, meta_batch: int | None, trainings: list[str]) -> list[dict]:
     """Median seconds per meta-batch (assembly alone, and assembly plus an outer step) per training
-    and pipeline on ``device``, with ``meta_batch`` tasks (None: the recipe's)."""
+    (names of ``TRAININGS``) and pipeline on ``device``, with ``meta_batch`` tasks (None: the recipe's)."""
     rows = []
-    for training, overrides in TRAININGS.items():
+    for training, overrides in (TRAININGS[name] for name in trainings):
         overrides = [*overrides, *([f"meta.meta_batch={meta_batch}"] if meta_batch else [])]
         config = load_config(RECIPE, [f"train.device={device}", *overrides])
         source = restoration_source(load_config(RECIPE, ["train.device=cpu", *overrides]))
@@ -108,10 +109,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=20)
     parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     parser.add_argument("--meta-batches", type=int, nargs="+", default=[None], help="tasks per step (the recipe's: 4)")
+    parser.add_argument("--trainings", nargs="+", choices=list(TRAININGS), default=list(TRAININGS))
     parser.add_argument("--results-name", default="restoration_speed")
     args = parser.parse_args()
     torch.manual_seed(0)
-    rows = [row for device in args.devices for n in args.meta_batches for row in measure(device, args.reps, n)]
+    rows = [row for device in args.devices for n in args.meta_batches
+            for row in measure(device, args.reps, n, args.trainings)]  # fmt: skip
     info = machine_info()
     lines = [
         "# Restoration training throughput: task assembly and outer step",
@@ -121,7 +124,8 @@ def main() -> None:
         f"over {args.reps} interleaved repetitions, seed 0. Machine: {info['cpu']}, {info['cores']} cores, "
         f"{info['threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "") + ".",
         "",
-        "| device | tasks / step | training | task assembly | assemble s / meta-batch | assemble + step s | steps / s |",
+        "| device | tasks / step | training | task assembly | assemble s / meta-batch | assemble + step s "
+        "| steps / s |",
         "|---|---|---|---|---|---|---|",
         *(f"| {r['device']} | {r['meta_batch']} | {r['training']} | {r['pipeline']} | {r['assemble_s']:.4f} | "
           f"{r['step_s']:.4f} | {r['steps_per_s']:.1f} |" for r in rows),  # fmt: skip
