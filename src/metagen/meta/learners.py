@@ -183,7 +183,7 @@ class MetaLearner:
     def outer_batch(self, task: Task) -> tuple[torch.Tensor, torch.Tensor]:
         """The images and labels of ``task`` whose task loss, at the current parameters, gives this
         learner's meta-gradient when it has no inner loop (see ``pooling_refusal``)."""
-        raise ConfigError(self.pooling_refusal() or f"{type(self).__name__} has no pooled form")
+        raise NotImplementedError
 
     def pooled_sums(self, tasks: list[Task], gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
         """Summed meta-gradients and summed outer loss of ``tasks`` from one forward and backward
