@@ -37,6 +37,20 @@ RECIPES = Path(__file__).resolve().parents[1] / "configs" / "restoration"
 RECIPE, SR_RECIPE = RECIPES / "denoise_unet_fomaml.yaml", RECIPES / "sr_unet_fomaml.yaml"
 
 
+def budget(seconds: float, device: str, overrides: list[str]) -> list[str]:
+    """The overrides that train a run for ``seconds`` of wall-clock time on ``device``."""
+    return [f"train.time_budget_s={seconds}", f"train.device={device}", "train.steps=1000000", *overrides]
+
+
+PLAIN = ["meta.inner_steps=0"]  # ordinary supervised training of the same recipe
+
+
+def pretrain_job(out: Path, seconds: float, device: str, overrides: list[str], recipe: Path = RECIPE) -> tuple:
+    """The (recipe, overrides, folder) of meta-transfer's first stage: ``recipe`` trained
+    ordinarily for ``seconds`` into ``out/plain-pretrain``."""
+    return recipe, budget(seconds, device, overrides) + PLAIN, out / "plain-pretrain"
+
+
 def train_runs(
     out: Path,
     seconds: float,
@@ -52,21 +66,21 @@ def train_runs(
     ``seconds``, the meta-learned run starts from its weights and meta-trains for
     ``transfer_seconds`` while the ordinary run trains on for as long, so both have the same total
     budget. ``meta_overrides`` apply to the meta-learned run alone (its self-supervised loss, say)."""
-    budget = lambda s: [f"train.time_budget_s={s}", f"train.device={device}", "train.steps=1000000", *overrides]  # noqa: E731
-    plain = ["meta.inner_steps=0"]
     if transfer_seconds:
-        pretrained = out / "plain-pretrain"
-        if not finished(recipe, budget(seconds) + plain, pretrained):
-            train_one(recipe, budget(seconds) + plain, pretrained)
+        pretraining = pretrain_job(out, seconds, device, overrides, recipe)
+        pretrained = pretraining[2]
+        if not finished(*pretraining):
+            train_one(*pretraining)
         if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
             shutil.copytree(pretrained, out / "plain")
         # the meta-learned run starts from the pretraining's weights (a later init_from wins)
-        jobs = [(recipe, budget(transfer_seconds) + [f"train.init_from={pretrained}", *meta_overrides], out / "meta"),
-                (recipe, budget(seconds + transfer_seconds) + plain, out / "plain")]  # fmt: skip
+        jobs = [(recipe, budget(transfer_seconds, device, overrides) + [f"train.init_from={pretrained}",
+                                                                       *meta_overrides], out / "meta"),
+                (recipe, budget(seconds + transfer_seconds, device, overrides) + PLAIN, out / "plain")]  # fmt: skip
     else:
         jobs = [
-            (recipe, budget(seconds) + [*meta_overrides], out / "meta"),
-            (recipe, budget(seconds) + plain, out / "plain"),
+            (recipe, budget(seconds, device, overrides) + [*meta_overrides], out / "meta"),
+            (recipe, budget(seconds, device, overrides) + PLAIN, out / "plain"),
         ]
     jobs = [job for job in jobs if not finished(*job)]
     if parallel:

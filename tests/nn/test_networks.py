@@ -30,3 +30,20 @@ def test_downsample_steps_and_bad_sizes():
         build_network("conv_vae", {"depth": 3})
     with pytest.raises(ConfigError, match="unknown network"):
         build_network("resnet", {})
+
+
+@pytest.mark.parametrize("channels, size", [(1, 24), (3, 19)])
+def test_bias_free_unet_is_positively_homogeneous(channels, size):
+    """Mohan et al. 2020: with no additive constants, f(a x) = a f(x) for every a > 0; the network
+    with biases (the default) is not, which the same check must be able to see."""
+    torch.manual_seed(0)
+    x = torch.rand(2, channels, size, size)
+    free = build_network("unet", {"channels": channels, "width": 4, "levels": 2, "bias_free": True})
+    assert not [n for n, _ in free.named_parameters() if n.endswith("bias")]
+    with torch.no_grad():
+        for a in (0.1, 3.0, 40.0):
+            torch.testing.assert_close(free(a * x), a * free(x), rtol=1e-4, atol=1e-5)
+        biased = build_network("unet", {"channels": channels, "width": 4, "levels": 2})
+        for p in biased.parameters():  # biases large enough that f(3x) and 3 f(x) must differ
+            p.add_(0.5) if p.ndim == 1 else None
+        assert (biased(3 * x) - 3 * biased(x)).abs().max() > 1e-2

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -142,7 +142,11 @@ INPUT = "degraded input (bicubic for SR)"
 META_LABEL, PLAIN_LABEL = "metagen meta-learned", "same net, ordinary training"
 SR_META_LABEL, SR_PLAIN_LABEL = f"{META_LABEL} on x2 SR", f"{PLAIN_LABEL} on x2 SR"
 INPUT_FILL = "spline fill (the networks' input)"
-CONDITION_GROUPS = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED}
+# Gaussian noise from levels trained on to levels above the training range (sigma 0..55)
+NOISE_RANGE = [c for c in MATCHED + MISMATCHED if c.set_name in ("Set12", "BSD68") and c.degradation in
+               ("gaussian:sigma=25", "gaussian:sigma=50", "gaussian:sigma=60", "gaussian:sigma=75")]  # fmt: skip
+CONDITION_GROUPS = {"all": MATCHED + MISMATCHED, "matched": MATCHED, "mismatched": MISMATCHED,
+                    "noise-range": NOISE_RANGE}  # fmt: skip
 META_STEPS = (0, 1, 5, 10)
 PLAIN_STEPS = (0, 10)
 
@@ -203,12 +207,17 @@ def run_benchmark(
     family: dict[str, Any] | None = None,
     sr_run: str | Path | None = None,
     sr_plain_run: str | Path | None = None,
+    extra_runs: Sequence[tuple[str, str | Path, Sequence[int]]] = (),
+    figure_prefix: str = "restoration",
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
     peers (scikit-image's, and OpenCV's where it is installed); one comparison figure per test set.
     ``sr_run`` / ``sr_plain_run``: a network meta-learned (and the same trained ordinarily) on x2
-    super-resolution, added the same way on the super-resolution conditions only.
+    super-resolution, added the same way on the super-resolution conditions only. ``extra_runs``:
+    (label, run, adaptation steps) of further networks on every condition, such as a control trained
+    differently (a label that starts with ``META_LABEL`` or ``PLAIN_LABEL`` keeps it out of the
+    peers the targets compare against). The figures are ``figure_dir/{figure_prefix}_{set}.png``.
 
     Both runs adapt the way the meta-learned run does: its recipe's ``model.family`` options (the
     self-supervised loss), updated by ``family``; the super-resolution runs adapt by the rescaling
@@ -226,6 +235,7 @@ def run_benchmark(
     labelled = [(META_LABEL, meta_run, META_STEPS)]
     if plain_run:
         labelled.append((PLAIN_LABEL, plain_run, PLAIN_STEPS))
+    labelled += [(label, run, tuple(steps)) for label, run, steps in extra_runs]
     sr_candidates = [(SR_META_LABEL, sr_run, META_STEPS), (SR_PLAIN_LABEL, sr_plain_run, PLAIN_STEPS)]
     sr_labelled = [(label, run, steps) for label, run, steps in sr_candidates if run]
 
@@ -250,7 +260,7 @@ def run_benchmark(
         outputs: dict[str, np.ndarray] | None = {} if condition.set_name not in figures else None
         rows += run_condition(condition, methods_for(condition), root, max_images, seed, outputs)
         if outputs:
-            figures[condition.set_name] = figure_dir / f"restoration_{condition.set_name}.png"
+            figures[condition.set_name] = figure_dir / f"{figure_prefix}_{condition.set_name}.png"
             comparison_figure(outputs, f"{condition.set_name}, {condition.degradation}, first image",
                               figures[condition.set_name])  # fmt: skip
     return BenchmarkResult(rows, figures, runs, conditions, time.perf_counter() - t0)
@@ -305,15 +315,18 @@ def _trained_on(runs: dict[str, dict[str, Any]]) -> str:
     return text
 
 
+TITLE = "Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers"
+
+
 def benchmark_markdown(
-    result: BenchmarkResult, max_images: int | None, seed: int, machine: dict[str, Any]
+    result: BenchmarkResult, max_images: int | None, seed: int, machine: dict[str, Any], title: str = TITLE
 ) -> list[str]:
     """The tables (one per condition) and figures of a benchmark run."""
     runs = "; ".join(
         f"{label} `{info['run']}` (step {info['step']}, {info['training']})" for label, info in result.runs.items()
     )
     lines = [
-        "# Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers",
+        f"# {title}",
         "",
         f"Runs: {runs}; their configs are in the JSON twin. {_trained_on(result.runs)}{_adaptation(result.runs)}"
         f"{'First ' + str(max_images) if max_images else 'All'} images of each set, seed {seed}. PSNR (dB) / SSIM; "

@@ -1,0 +1,90 @@
+"""Bias-free restorer against the same network with biases, on Gaussian noise from levels trained on
+(sigma 25 and 50) to levels above the training range (60 and 75), with DnCNN-25 and the classical
+peers beside them in one run.
+
+A network with no additive constants is positively homogeneous (f(a x) = a f(x)); Mohan et al.
+2020 ("Robust and interpretable blind image denoising via bias-free convolutional neural networks",
+ICLR) show that such a denoiser generalises to noise levels it never saw, where the same network
+with biases breaks down. This script trains both variants of the restoration recipe's U-Net
+(``model.options.bias_free``) by meta-transfer with the same budgets, as benchmarks/restoration.py
+does for one variant: the two ordinary pretrainings at the same time, one core each, then for each
+variant the meta-learned and the ordinary run at the same time.
+
+    python benchmarks/restoration_bias_free.py --train-seconds 1800 --transfer-seconds 720 \\
+        --meta-override model.family.noise_loss=renoise --family noise_loss=renoise noise_model=signal \\
+        --max-images 12 --runs-dir runs/restoration-bias-free
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from _common import RESULTS, machine_info, train_in_parallel, write_results
+from restoration import pretrain_job, train_runs
+
+from metagen.cli.generate_cmd import family_options
+from metagen.reports.restoration_benchmark import (
+    CONDITION_GROUPS,
+    META_LABEL,
+    PLAIN_LABEL,
+    PLAIN_STEPS,
+    benchmark_markdown,
+    run_benchmark,
+)
+
+NAME = "restoration_bias_free"
+BIASED = "with biases"
+TITLE = "Restoration: a bias-free U-Net (Mohan et al. 2020) against the same U-Net with biases, sigma 25 to 75"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--train-seconds", type=float, default=600, help="ordinary pretraining of each variant")
+    parser.add_argument("--transfer-seconds", type=float, default=300,
+                        help="then meta-training from those weights while the ordinary run trains on")  # fmt: skip
+    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for every run (key=value)")
+    parser.add_argument("--meta-override", nargs="*", default=[], help="recipe overrides for the meta-learned runs")
+    parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="adapt every run with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
+    parser.add_argument("--runs-dir", default="runs/restoration-bias-free")
+    parser.add_argument("--max-images", type=int, default=3)
+    data = os.environ.get("METAGEN_DATA", "../shared/data")
+    parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    if args.train_seconds <= 0 or args.transfer_seconds <= 0:
+        parser.error("--train-seconds and --transfer-seconds must be positive")
+
+    variants = {"bias-free": [*args.override, "model.options.bias_free=true"], BIASED: list(args.override)}
+    out = Path(args.runs_dir)
+    folders = {name: out / name.replace(" ", "-") for name in variants}
+    train_in_parallel([pretrain_job(folders[n], args.train_seconds, args.device, o) for n, o in variants.items()])
+    runs = {
+        name: train_runs(folders[name], args.train_seconds, args.device, overrides, True, args.transfer_seconds,
+                         tuple(args.meta_override))  # fmt: skip
+        for name, overrides in variants.items()
+    }
+    biased_meta, biased_plain = runs[BIASED]
+    result = run_benchmark(
+        *runs["bias-free"], args.dncnn, CONDITION_GROUPS["noise-range"], args.max_images, RESULTS, args.device,
+        args.seed, family=family_options(args), figure_prefix=NAME,
+        extra_runs=[(f"{META_LABEL}, {BIASED}", biased_meta, (0, 10)),
+                    (f"{PLAIN_LABEL}, {BIASED}", biased_plain, PLAIN_STEPS)],
+    )  # fmt: skip
+    lines = benchmark_markdown(result, args.max_images, args.seed, machine_info(), title=TITLE)
+    lines[2:2] = [f"Rows without '{BIASED}' are the bias-free U-Net (`model.options.bias_free=true`); the rows "
+                  f"'{BIASED}' are the recipe's U-Net as it is, trained the same way for the same time. The targets "
+                  "below are the restoration issue's, checked for the bias-free network.", ""]  # fmt: skip
+    lines += ["", f"Command: `python benchmarks/restoration_bias_free.py {shlex.join(sys.argv[1:])}`."]
+    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
+               "machine": machine_info(), "device": args.device, "command": sys.argv[1:]}  # fmt: skip
+    write_results(NAME, lines, payload)
+
+
+if __name__ == "__main__":
+    main()
