@@ -74,6 +74,7 @@ def test_targets_say_met_or_missed_and_by_how_much():
         row("BSD68", "gaussian:sigma=25", "DnCNN-25 (published weights)", 29.0, True),
         row("Set12", "missing:fraction=0.5", ours, 31.0),
         row("Set12", "missing:fraction=0.5", "same net, ordinary training, 10 steps", 35.0),
+        row("Set12", "missing:fraction=0.5", "metagen meta-learned, with biases, 10 steps", 34.0),  # a control
         row("Set12", "missing:fraction=0.5", INPUT_FILL, 28.0),
         row("Set12", "missing:fraction=0.5", "biharmonic inpainting (skimage)", 30.5),
         row("Set5", "sr:scale=2", ours, 34.0),
@@ -89,6 +90,15 @@ def test_targets_say_met_or_missed_and_by_how_much():
     assert lines[3].endswith("(33.00 dB here), metagen meta-learned, 10 steps: 34.00 dB, missed by 1.00 dB")
     assert lines[4].endswith("(33.00 dB here), metagen meta-learned on x2 SR, 10 steps: 35.50 dB, met (+0.50 dB)")
     assert lines[5].endswith("2.00 s (mean over the BSD68 conditions), met") and len(lines) == 6
+
+
+def test_noise_range_group_spans_trained_and_unseen_levels():
+    from metagen.reports.restoration_benchmark import CONDITION_GROUPS
+
+    group = CONDITION_GROUPS["noise-range"]
+    assert {(c.set_name, c.degradation, c.matched) for c in group} == {
+        (s, f"gaussian:sigma={g}", g <= 55) for s in ("Set12", "BSD68") for g in (25, 50, 60, 75)
+    }
 
 
 def test_noise_estimate_recovers_the_true_sigma():
