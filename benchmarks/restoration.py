@@ -91,6 +91,15 @@ def train_runs(
     return out / "meta", out / "plain"
 
 
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of how the runs are scored: images per set, the DnCNN-25 weights, device, seed."""
+    parser.add_argument("--max-images", type=int, default=3)
+    data = os.environ.get("METAGEN_DATA", "../shared/data")
+    parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meta-run")
@@ -116,11 +125,7 @@ def main() -> None:
     sr.add_argument("--sr-override", nargs="*", default=[], help="recipe overrides for both SR runs (key=value)")
     sr.add_argument("--sr-runs-dir", default="runs/restoration-benchmark/sr")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
-    parser.add_argument("--max-images", type=int, default=3)
-    data = os.environ.get("METAGEN_DATA", "../shared/data")
-    parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    add_scoring_arguments(parser)
     args = parser.parse_args()
     if args.meta_run and args.plain_run:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)

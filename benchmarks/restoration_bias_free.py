@@ -18,13 +18,12 @@ variant the meta-learned and the ordinary run at the same time.
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
 from pathlib import Path
 
 from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import pretrain_job, train_runs
+from restoration import add_scoring_arguments, pretrain_job, train_runs
 
 from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import (
@@ -51,11 +50,7 @@ def main() -> None:
     parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
                         help="adapt every run with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
     parser.add_argument("--runs-dir", default="runs/restoration-bias-free")
-    parser.add_argument("--max-images", type=int, default=3)
-    data = os.environ.get("METAGEN_DATA", "../shared/data")
-    parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--seed", type=int, default=0)
+    add_scoring_arguments(parser)
     args = parser.parse_args()
     if args.train_seconds <= 0 or args.transfer_seconds <= 0:
         parser.error("--train-seconds and --transfer-seconds must be positive")
