@@ -10,9 +10,11 @@ with biases breaks down. This script trains both variants of the restoration rec
 does for one variant: the two ordinary pretrainings at the same time, one core each, then for each
 variant the meta-learned and the ordinary run at the same time.
 
-    python benchmarks/restoration_bias_free.py --train-seconds 1800 --transfer-seconds 720 \\
+    python benchmarks/restoration_bias_free.py --train-seconds 1800 --transfer-seconds 600 \\
         --meta-override model.family.noise_loss=renoise --family noise_loss=renoise noise_model=signal \\
         --max-images 12 --runs-dir runs/restoration-bias-free
+
+produced benchmarks/results/restoration_bias_free.md (with --runs-dir /work/runs/bf).
 """
 
 from __future__ import annotations
@@ -71,13 +73,14 @@ def main() -> None:
         extra_runs=[(f"{META_LABEL}, {BIASED}", biased_meta, (0, 10)),
                     (f"{PLAIN_LABEL}, {BIASED}", biased_plain, PLAIN_STEPS)],
     )  # fmt: skip
-    lines = benchmark_markdown(result, args.max_images, args.seed, machine_info(), title=TITLE)
+    machine = machine_info()
+    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=TITLE)
     lines[2:2] = [f"Rows without '{BIASED}' are the bias-free U-Net (`model.options.bias_free=true`); the rows "
                   f"'{BIASED}' are the recipe's U-Net as it is, trained the same way for the same time. The targets "
                   "below are the restoration issue's, checked for the bias-free network.", ""]  # fmt: skip
     lines += ["", f"Command: `python benchmarks/restoration_bias_free.py {shlex.join(sys.argv[1:])}`."]
     payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
-               "machine": machine_info(), "device": args.device, "command": sys.argv[1:]}  # fmt: skip
+               "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
     write_results(NAME, lines, payload)
 
 
