@@ -98,6 +98,9 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ensemble-steps", nargs="*", type=int, default=[],
+                        help="also score the meta-learned runs adapted this many steps and restoring by geometric "
+                             "self-ensemble (x8: rotations and mirror images, averaged)")  # fmt: skip
 
 
 def main() -> None:
@@ -125,6 +128,8 @@ def main() -> None:
     sr.add_argument("--sr-override", nargs="*", default=[], help="recipe overrides for both SR runs (key=value)")
     sr.add_argument("--sr-runs-dir", default="runs/restoration-benchmark/sr")
     parser.add_argument("--conditions", choices=sorted(CONDITION_GROUPS), default="all")
+    parser.add_argument("--results-name", default="restoration",
+                        help="the results table's name under benchmarks/results (NAME.md and NAME.json)")  # fmt: skip
     add_scoring_arguments(parser)
     args = parser.parse_args()
     if args.meta_run and args.plain_run:
@@ -144,6 +149,7 @@ def main() -> None:
     result = run_benchmark(
         meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed,
         family=family_options(args), sr_run=sr_meta_run, sr_plain_run=sr_plain_run,
+        ensemble_steps=args.ensemble_steps, figure_prefix=args.results_name,
     )  # fmt: skip
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine)
@@ -151,7 +157,7 @@ def main() -> None:
               "--meta-run/--plain-run it trains both runs first)."]  # fmt: skip
     payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
                "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
-    write_results("restoration", lines, payload)
+    write_results(args.results_name, lines, payload)
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def main() -> None:
     biased_meta, biased_plain = runs[BIASED]
     result = run_benchmark(
         *runs["bias-free"], args.dncnn, CONDITION_GROUPS["noise-range"], args.max_images, RESULTS, args.device,
-        args.seed, family=family_options(args), figure_prefix=NAME,
+        args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps,
         extra_runs=[(f"{META_LABEL}, {BIASED}", biased_meta, (0, 10)),
                     (f"{PLAIN_LABEL}, {BIASED}", biased_plain, PLAIN_STEPS)],
     )  # fmt: skip

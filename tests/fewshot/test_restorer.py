@@ -345,10 +345,11 @@ def test_restore_benchmark_cli(restoration_run, tmp_path, capsys):
     (tmp_path / "BSD68").mkdir()
     write_image(tmp_path / "BSD68" / "a.png", np.uint8(128 + 60 * np.cos(xx / 4)))
     write_image(tmp_path / "CBSD68" / "a.png", np.stack([np.uint8(128 + 60 * np.cos(xx / 4))] * 3, axis=-1))
-    assert main([*args, "--conditions", "matched", "--max-images", "1"]) == 0
+    assert main([*args, "--conditions", "matched", "--max-images", "1", "--ensemble-steps", "1"]) == 0
     report = json.loads((tmp_path / "b" / "report.json").read_text())
     methods = {r["method"] for r in report["rows"]}
     assert "metagen meta-learned, 10 steps" in methods and "same net, ordinary training, 0 steps" in methods
+    assert "metagen meta-learned, 1 steps, x8 self-ensemble" in methods
     assert "non-local means (skimage)" in methods and (tmp_path / "b" / "restoration_Set12.png").is_file()
     assert main(["restore", "--benchmark", "--run", run]) == 2
 
@@ -369,6 +370,34 @@ def test_benchmark_adapts_both_runs_the_meta_learned_way(restoration_run, tmp_pa
         assert psnrs[loss]["metagen meta-learned, 10 steps"] == psnrs[loss]["same net, ordinary training, 10 steps"]
     assert psnrs["renoise"]["metagen meta-learned, 0 steps"] == psnrs["blind_spot"]["metagen meta-learned, 0 steps"]
     assert psnrs["renoise"]["metagen meta-learned, 10 steps"] != psnrs["blind_spot"]["metagen meta-learned, 10 steps"]
+
+
+def test_benchmark_adds_self_ensembled_rows_for_the_meta_learned_run(restoration_run, tmp_path, capsys):
+    from metagen.nn.self_ensemble import self_ensemble
+    from metagen.reports.restoration_benchmark import Condition, benchmark_markdown, run_benchmark
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    run = restoration_run / "run"
+    condition = [Condition("Set12", "gaussian:sigma=60", False)]
+    result = run_benchmark(run, run, None, condition, 1, tmp_path, root=tmp_path, ensemble_steps=(0,))
+    psnrs = {r["method"]: r["psnr"] for r in result.rows}
+    assert [m for m in psnrs if "self-ensemble" in m] == ["metagen meta-learned, 0 steps, x8 self-ensemble"]
+    assert psnrs["metagen meta-learned, 0 steps, x8 self-ensemble"] != psnrs["metagen meta-learned, 0 steps"]
+    text = "\n".join(benchmark_markdown(result, 1, 0, {"cpu": "test", "cores": 1}))
+    assert "Rows ending 'x8 self-ensemble'" in text and "adapted model (x8 self-ensemble) beats" not in text
+    # the command line restores by self-ensemble with --family self_ensemble=true
+    noisy = np.uint8(np.clip(smooth_image(20, 26) + np.random.default_rng(0).normal(0, 0.2, (20, 26)), 0, 1) * 255)
+    write_image(tmp_path / "noisy.png", noisy)
+    args = ["restore", "--run", str(run), "--input", str(tmp_path / "noisy.png"), "--steps", "0"]
+    assert main([*args, "--out", str(tmp_path / "x8.png"), "--family", "self_ensemble=true"]) == 0
+    from metagen.fewshot.adapt import load_run
+
+    model = load_run(run, "cpu", "restorer").experiment.learner.model
+    with torch.no_grad():
+        expected = self_ensemble(model, torch.from_numpy(noisy.astype(np.float32) / 255)[None, None])[0, 0].numpy()
+    got = np.asarray(Image.open(tmp_path / "x8.png")).astype(int)
+    assert np.abs(got - np.round(np.clip(expected, 0, 1) * 255)).max() <= 1
 
 
 def test_benchmark_adds_the_super_resolution_runs_on_super_resolution_only(restoration_run, tmp_path):

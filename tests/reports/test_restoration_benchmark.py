@@ -129,3 +129,25 @@ def test_opencv_peers_denoise_and_inpaint(tiny_sets):
     known[5:9, 6:12] = False
     out = OPENCV["Telea inpainting (OpenCV)"](rgb * known[..., None], known)
     assert out.shape == rgb.shape and np.abs(out[known] - rgb[known]).max() <= 0.5 / 255 + 1e-6
+
+
+def test_targets_check_the_self_ensembled_rows_beside_the_adapted_model():
+    def row(method, psnr, set_name="Set12", degradation="gaussian:sigma=75", seconds=1.0):
+        return {"set": set_name, "degradation": degradation, "method": method, "psnr": psnr, "matched": False,
+                "seconds_per_image": seconds}  # fmt: skip
+
+    rows = [
+        row("metagen meta-learned, 10 steps", 23.0),
+        row("metagen meta-learned, 10 steps, x8 self-ensemble", 23.5),  # ours: not a peer
+        row("total variation (skimage)", 23.3),
+        row("metagen meta-learned, 10 steps", 24.0, "BSD68", seconds=2.0),
+        row("metagen meta-learned, 10 steps, x8 self-ensemble", 24.1, "BSD68", seconds=4.0),
+        row("total variation (skimage)", 23.0, "BSD68"),
+    ]
+    lines = target_lines(rows)
+    assert lines[0].endswith("adapted model beats DnCNN-25 and every classical peer: 23.00 dB against total "
+                             "variation (skimage) 23.30 dB, missed by 0.30 dB")  # fmt: skip
+    assert "adapted model (x8 self-ensemble) beats" in lines[1] and lines[1].endswith("23.30 dB, met (+0.20 dB)")
+    assert lines[-2].endswith("adapted model: 2.00 s (mean over the BSD68 conditions), met")
+    assert lines[-1].endswith("adapted model (x8 self-ensemble): 4.00 s (mean over the BSD68 conditions), missed")
+    assert len(lines) == 6

@@ -30,7 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--plain-run", help="the same network trained ordinarily, for comparison")
     bench.add_argument("--sr-run", help="a restorer meta-learned on x2 super-resolution, for the SR conditions")
     bench.add_argument("--sr-plain-run", help="the same trained ordinarily on x2 super-resolution")
-    bench.add_argument("--conditions", choices=("all", "matched", "mismatched"), default="all")
+    bench.add_argument("--conditions", choices=("all", "matched", "mismatched", "noise-range"), default="all")
+    bench.add_argument("--ensemble-steps", nargs="*", type=int, default=[],
+                       help="also score --run adapted this many steps and restoring by geometric self-ensemble (x8)")
     bench.add_argument("--max-images", type=int, help="only the first N images of each set")
     bench.add_argument("--root", help="data root holding restoration/ (default: $METAGEN_DATA)")
     p.set_defaults(func=run)
@@ -55,7 +57,7 @@ def run_benchmark_command(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     result = run_benchmark(args.run, args.plain_run, dncnn, CONDITION_GROUPS[args.conditions], args.max_images, out,
                            args.device, args.seed, args.root, family_options(args), args.sr_run,
-                           args.sr_plain_run)  # fmt: skip
+                           args.sr_plain_run, ensemble_steps=args.ensemble_steps)  # fmt: skip
     machine = machine_info()
     summary = {"protocol": "restoration-benchmark", "conditions": args.conditions, "rows": result.rows,
                "runs": result.runs, "max_images": args.max_images, "seed": args.seed}  # fmt: skip

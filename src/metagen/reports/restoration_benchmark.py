@@ -142,6 +142,7 @@ INPUT = "degraded input (bicubic for SR)"
 META_LABEL, PLAIN_LABEL = "metagen meta-learned", "same net, ordinary training"
 SR_META_LABEL, SR_PLAIN_LABEL = f"{META_LABEL} on x2 SR", f"{PLAIN_LABEL} on x2 SR"
 INPUT_FILL = "spline fill (the networks' input)"
+SELF_ENSEMBLE = ", x8 self-ensemble"  # the suffix of the rows restored by geometric self-ensemble
 # Gaussian noise from levels trained on to levels above the training range (sigma 0..55)
 NOISE_RANGE = [c for c in MATCHED + MISMATCHED if c.set_name in ("Set12", "BSD68") and c.degradation in
                ("gaussian:sigma=25", "gaussian:sigma=50", "gaussian:sigma=60", "gaussian:sigma=75")]  # fmt: skip
@@ -209,6 +210,7 @@ def run_benchmark(
     sr_plain_run: str | Path | None = None,
     extra_runs: Sequence[tuple[str, str | Path, Sequence[int]]] = (),
     figure_prefix: str = "restoration",
+    ensemble_steps: Sequence[int] = (),
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
@@ -217,7 +219,9 @@ def run_benchmark(
     super-resolution, added the same way on the super-resolution conditions only. ``extra_runs``:
     (label, run, adaptation steps) of further networks on every condition, such as a control trained
     differently (a label that starts with ``META_LABEL`` or ``PLAIN_LABEL`` keeps it out of the
-    peers the targets compare against). The figures are ``figure_dir/{figure_prefix}_{set}.png``.
+    peers the targets compare against). ``ensemble_steps``: the meta-learned runs also adapted this
+    many steps and restoring by geometric self-ensemble (``Restorer`` option ``self_ensemble``), in
+    rows labelled ``SELF_ENSEMBLE``. The figures are ``figure_dir/{figure_prefix}_{set}.png``.
 
     Both runs adapt the way the meta-learned run does: its recipe's ``model.family`` options (the
     self-supervised loss), updated by ``family``; the super-resolution runs adapt by the rescaling
@@ -246,6 +250,10 @@ def run_benchmark(
         for label, run, steps_list in labelled + (sr_labelled if scale else []):
             for steps in steps_list:
                 methods[f"{label}, {steps} steps"], loaded = run_method(run, steps, device, scale, adaptation)
+            for steps in ensemble_steps if label in (META_LABEL, SR_META_LABEL) else ():
+                methods[f"{label}, {steps} steps{SELF_ENSEMBLE}"], _ = run_method(
+                    run, steps, device, scale, {**adaptation, "self_ensemble": True}
+                )
             runs[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"],
                            "training": training_summary(Path(run)), "adaptation": adaptation}  # fmt: skip
         if dncnn_restore is not None:
@@ -315,6 +323,15 @@ def _trained_on(runs: dict[str, dict[str, Any]]) -> str:
     return text
 
 
+def _ensembled(rows: list[dict[str, Any]]) -> str:
+    """What the self-ensembled rows are, where there are any."""
+    if not any(r["method"].endswith(SELF_ENSEMBLE) for r in rows):
+        return ""
+    return (f" Rows ending '{SELF_ENSEMBLE[2:]}': the same adaptation, then the adapted network run on the eight "
+            "rotations and mirror images of the input and its outputs turned back and averaged (geometric "
+            "self-ensemble, Timofte et al. 2016); the peers run once.")  # fmt: skip
+
+
 TITLE = "Restoration: meta-learned adaptation against an ordinarily trained network, DnCNN-25 and classical peers"
 
 
@@ -331,7 +348,7 @@ def benchmark_markdown(
         f"Runs: {runs}; their configs are in the JSON twin. {_trained_on(result.runs)}{_adaptation(result.runs)}"
         f"{'First ' + str(max_images) if max_images else 'All'} images of each set, seed {seed}. PSNR (dB) / SSIM; "
         "super-resolution on the Y channel with the border cropped by the scale. 'matched': a degradation of the "
-        "kind the meta-learned model trained on.",
+        "kind the meta-learned model trained on." + _ensembled(result.rows),
         "",
     ]
     for condition in result.conditions:
