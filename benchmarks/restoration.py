@@ -16,6 +16,8 @@ get the network meta-learned on x2 super-resolution (configs/restoration/sr_unet
 recipe) and the same trained ordinarily, trained the same way under --sr-runs-dir, with
 --sr-transfer-seconds for meta-transfer and --sr-override for their recipe (train.init_from=DIR to
 start the ordinary run from the denoiser's weights).
+--ensemble-steps N adds rows of the meta-learned runs adapted N steps and restoring by geometric
+self-ensemble (x8); --results-name writes the table under another name (a side table).
 The same comparison runs from the command line as `metagen restore --benchmark`.
 """
 
@@ -92,7 +94,8 @@ def train_runs(
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of how the runs are scored: images per set, the DnCNN-25 weights, device, seed."""
+    """The options of how the runs are scored: images per set, the DnCNN-25 weights, device, seed,
+    and the adaptation steps also scored with geometric self-ensemble."""
     parser.add_argument("--max-images", type=int, default=3)
     data = os.environ.get("METAGEN_DATA", "../shared/data")
     parser.add_argument("--dncnn", default=os.path.join(data, "pretrained", "dncnn_25_kair.pth"))
