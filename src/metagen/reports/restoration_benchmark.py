@@ -10,6 +10,7 @@ grey models.
 
 from __future__ import annotations
 
+import textwrap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,7 @@ INPUT = "degraded input (bicubic for SR)"
 META_LABEL, PLAIN_LABEL = "metagen meta-learned", "same net, ordinary training"
 SR_META_LABEL, SR_PLAIN_LABEL = f"{META_LABEL} on x2 SR", f"{PLAIN_LABEL} on x2 SR"
 INPUT_FILL = "spline fill (the networks' input)"
+CAPTION_WIDTH = 34  # characters per line of a figure caption
 SELF_ENSEMBLE = ", x8 self-ensemble"  # the suffix of the rows restored by geometric self-ensemble
 # Gaussian noise from levels trained on to levels above the training range (sigma 0..55)
 NOISE_RANGE = [c for c in MATCHED + MISMATCHED if c.set_name in ("Set12", "BSD68") and c.degradation in
@@ -280,15 +282,15 @@ def comparison_figure(outputs: dict[str, np.ndarray], title: str, path: Path, co
 
     names = ["input", *[n for n in outputs if n not in ("input", "clean", INPUT)], "clean"]
     rows = -(-len(names) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.6 * rows), squeeze=False, layout="constrained")
     for ax in axes.flat:
         ax.axis("off")
     for ax, name in zip(axes.flat, names):
         ax.imshow(outputs[name], cmap="gray", vmin=0, vmax=255)
-        caption = name if name == "clean" else f"{name}\n{psnr(outputs[name], outputs['clean']):.2f} dB"
+        label = textwrap.fill(name, CAPTION_WIDTH)  # long labels on two lines, clear of their neighbours
+        caption = label if name == "clean" else f"{label}\n{psnr(outputs[name], outputs['clean']):.2f} dB"
         ax.set_title(caption, fontsize=8)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))  # keep the first row's captions clear of it
     save_figure(fig, path, dpi=60)  # photographs in many panels: keep the file well under 1 MiB
 
 
