@@ -86,6 +86,7 @@ def adapt_groups(
     schedule: list[str],
     create_graph: bool,
     lrs: Params | None = None,
+    trajectory: list[Params] | None = None,
 ) -> Params:
     """Adapt ``params`` by one inner step per entry of ``schedule`` (a group name): each step
     differentiates that group's loss with respect to that group's parameters only and updates them
@@ -93,6 +94,9 @@ def adapt_groups(
 
     ``lrs`` gives learned per-parameter learning rates (Meta-SGD); each broadcasts against its
     parameter. With ``create_graph`` False the result is detached from ``params`` (first order).
+    ``trajectory``, when given, receives the parameters before the first step and after each step
+    (in the graph with ``create_graph``, else leaves that require grad), for outer losses taken at
+    every step (MAML++, Antoniou et al. 2019).
     Adam here is the functional form of Kingma and Ba (2015) with bias correction, one state per
     group; its square root is taken of ``v_hat + eps**2`` so that second derivatives stay finite
     where v is zero.
@@ -111,6 +115,8 @@ def adapt_groups(
         for v in [current[k]]
     }
     counts = dict.fromkeys(by_name, 0)
+    if trajectory is not None:
+        trajectory.append(current)
     for group_name in schedule:
         inner, names = by_name[group_name].inner, members[group_name]
         counts[group_name] += 1
@@ -134,6 +140,8 @@ def adapt_groups(
             new = current[k] - lr * step
             updated[k] = new if create_graph else new.detach().requires_grad_(True)
         current = updated
+        if trajectory is not None:
+            trajectory.append(current)
     return current if create_graph else {k: t.detach() for k, t in current.items()}
 
 
@@ -144,8 +152,10 @@ def adapt(
     create_graph: bool,
     steps: int | None = None,
     lrs: Params | None = None,
+    trajectory: list[Params] | None = None,
 ) -> Params:
     """Return the parameters after ``steps`` (default ``inner.steps``) inner steps on ``loss_fn``:
     :func:`adapt_groups` with one group holding every parameter."""
     steps = inner.steps if steps is None else steps
-    return adapt_groups(params, [ParamGroup("all", ("",), inner)], {"all": loss_fn}, ["all"] * steps, create_graph, lrs)
+    everything = [ParamGroup("all", ("",), inner)]
+    return adapt_groups(params, everything, {"all": loss_fn}, ["all"] * steps, create_graph, lrs, trajectory)

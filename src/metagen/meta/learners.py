@@ -141,17 +141,23 @@ class MetaLearner:
         gen: torch.Generator,
         steps: int | None = None,
         create_graph: bool = False,
+        trajectory: list[Params] | None = None,
     ) -> Params:
-        """Adapted parameters for a task whose training images are ``x`` with labels ``y``."""
+        """Adapted parameters for a task whose training images are ``x`` with labels ``y``;
+        ``trajectory`` receives the parameters at every step (see :func:`metagen.meta.inner.adapt`)."""
         if self.groups is None or self.schedule is None:
-            return adapt(
-                self.params(), lambda p: self.task_loss(p, x, y, gen), self.inner, create_graph, steps, self.inner_lrs()
-            )
+            loss = functools.partial(self._support_loss, x=x, y=y, gen=gen)
+            return adapt(self.params(), loss, self.inner, create_graph, steps, self.inner_lrs(), trajectory)
+        if trajectory is not None:
+            raise ConfigError("outer losses at every inner step need one parameter group (no alternating schedule)")
         rounds = self.inner.steps if steps is None else steps
         losses = {g.name: functools.partial(self._group_loss, x=x, y=y, gen=gen, group=g.name) for g in self.groups}
         return adapt_groups(
             self.params(), self.groups, losses, list(self.schedule) * rounds, create_graph, self.inner_lrs()
         )
+
+    def _support_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        return self.task_loss(params, x, y, gen)
 
     def _group_loss(
         self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator, group: str
@@ -250,6 +256,16 @@ class MetaLearner:
         return {"loss": float(loss_sum) / len(tasks)}
 
 
+def _normalised(weights: list[float], inner_steps: int) -> list[float]:
+    """Step weights scaled to sum to 1, checked: one per inner step and one for the start."""
+    if len(weights) != inner_steps + 1 or any(w < 0 for w in weights) or not sum(weights) > 0:
+        raise ConfigError(
+            f"step weights: {inner_steps + 1} weights of 0 or more, not all 0, for {inner_steps} inner steps; "
+            f"got {weights}"
+        )
+    return [w / sum(weights) for w in weights]
+
+
 def _batch_statistics(model: nn.Module) -> str | None:
     """Why pooling would change what ``model`` computes (None: it would not): batch normalisation
     normalises over the batch, so the pooled tasks would share statistics the loop keeps apart."""
@@ -259,13 +275,25 @@ def _batch_statistics(model: nn.Module) -> str | None:
 
 
 class MAML(MetaLearner):
-    """Second-order MAML; ``first_order=True`` gives first-order MAML."""
+    """Second-order MAML; ``first_order=True`` gives first-order MAML.
 
-    def __init__(self, *args, first_order: bool = False, **kwargs):
+    ``step_weights`` (one per inner step and one for the start, normalised to sum to 1) take the
+    outer loss at every step of the inner loop, weighted, in place of at the last step alone: the
+    multi-step loss of MAML++ (Antoniou, Edwards and Storkey 2019, "How to train your MAML"), here
+    with a weight for the unadapted parameters too, so that the initialisation is asked to do well
+    before adaptation as well as after it. First order, each step's gradient is taken at that step's
+    parameters."""
+
+    def __init__(self, *args, first_order: bool = False, step_weights: list[float] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.first_order = first_order
+        self.step_weights = None if step_weights is None else _normalised(step_weights, self.inner.steps)
+        if self.step_weights is not None and self.groups is not None:
+            raise ConfigError("meta.step_weights need one parameter group (no alternating schedule)")
 
     def meta_gradients(self, task: Task, gen: torch.Generator) -> tuple[list[torch.Tensor | None], float]:
+        if self.step_weights is not None:
+            return self._multi_step_gradients(task, gen, self.step_weights)
         meta_params = self.meta_parameters()
         adapted = self.adapt(task.support_x, task.support_y, gen, create_graph=not self.first_order)
         if self.first_order:
@@ -277,6 +305,25 @@ class MAML(MetaLearner):
             grads = tuple(grads) + (None,) * (len(meta_params) - len(grads))
         return list(grads), float(loss.detach())
 
+    def _multi_step_gradients(
+        self, task: Task, gen: torch.Generator, weights: list[float]
+    ) -> tuple[list[torch.Tensor | None], float]:
+        """Meta-gradients of the weighted sum of the query losses at every inner step."""
+        meta_params = self.meta_parameters()
+        path: list[Params] = []
+        self.adapt(task.support_x, task.support_y, gen, create_graph=not self.first_order, trajectory=path)
+        steps = [(w, p) for w, p in zip(weights, path) if w > 0]
+        losses = [w * self.task_loss(p, task.query_x, task.query_y, gen) for w, p in steps]
+        if not self.first_order:
+            grads = torch.autograd.grad(sum(losses), meta_params, allow_unused=True)
+            return list(grads), float(sum(loss.detach() for loss in losses))
+        total: list[torch.Tensor | None] = [None] * len(meta_params)
+        for loss, (_, params) in zip(losses, steps):
+            for i, g in enumerate(torch.autograd.grad(loss, list(params.values()), allow_unused=True)):
+                if g is not None:
+                    total[i] = g if total[i] is None else total[i] + g
+        return total, float(sum(loss.detach() for loss in losses))
+
     def _algorithm_pooling_refusal(self) -> str | None:
         if self.inner.steps != 0 or self.groups is not None:
             return "MAML pools its tasks only without an inner loop (meta.inner_steps=0: ordinary training)"
@@ -286,6 +333,8 @@ class MAML(MetaLearner):
         return task.query_x, task.query_y
 
     def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        if self.step_weights is not None:
+            raise ConfigError("meta.step_weights have no vectorised form; use meta.batching=loop")
         batch = stack_tasks(tasks)
         if self.first_order:
             grads, loss = vectorised.first_order_maml_sums(self.pure_loss, self.params(), batch, self.inner)
@@ -318,6 +367,8 @@ class MetaSGD(MAML):
         return {name: self.extra["lr_" + name.replace(".", "_")] for name, _ in self.model.named_parameters()}
 
     def vectorised_sums(self, tasks: list[Task]) -> tuple[list[torch.Tensor], torch.Tensor]:
+        if self.step_weights is not None:
+            raise ConfigError("meta.step_weights have no vectorised form; use meta.batching=loop")
         lrs = self.inner_lrs()
         grads, rate_grads, loss = vectorised.maml_sums(
             self.pure_loss, self.params(), stack_tasks(tasks), self.inner, lrs
@@ -406,11 +457,15 @@ def make_learner(
     groups: list[ParamGroup] | None = None,
     schedule: list[str] | None = None,
     finetune_loss: TaskLoss | None = None,
+    step_weights: list[float] | None = None,
 ) -> MetaLearner:
     """Build the learner named ``algorithm`` (one of ``ALGORITHMS``). ``task_loss`` is the family's
     per-split task loss, or for ``protonet`` / ``episodic`` its episode loss (with ``finetune_loss``
     for optional test-time steps); ``groups`` and ``schedule`` make the
-    inner loop alternate between parameter groups (see :class:`MetaLearner`)."""
+    inner loop alternate between parameter groups (see :class:`MetaLearner`); ``step_weights``
+    take MAML's outer loss at every inner step (see :class:`MAML`)."""
+    if step_weights is not None and algorithm not in ("maml", "fomaml", "metasgd"):
+        raise ConfigError(f"step weights weigh MAML's inner steps; {algorithm!r} has none")
     common = dict(
         inner=inner,
         outer_lr=outer_lr,
@@ -420,11 +475,11 @@ def make_learner(
         schedule=schedule,
     )
     if algorithm == "maml":
-        return MAML(model, task_loss, **common)
+        return MAML(model, task_loss, step_weights=step_weights, **common)
     if algorithm == "fomaml":
-        return MAML(model, task_loss, first_order=True, **common)
+        return MAML(model, task_loss, first_order=True, step_weights=step_weights, **common)
     if algorithm == "metasgd":
-        return MetaSGD(model, task_loss, **common)
+        return MetaSGD(model, task_loss, step_weights=step_weights, **common)
     if algorithm == "reptile":
         return Reptile(model, task_loss, **common)
     if algorithm == "pretrain":

@@ -61,6 +61,9 @@ class MetaConfig:
     grad_clip: float | None = None
     batching: Literal["loop", "vmap", "threads", "pooled"] = "loop"
     workers: int = 0  # batching=threads: worker threads (0: torch.get_num_threads(), one per core)
+    # MAML's outer loss at every inner step 0..inner_steps, weighted (None: the last step alone); see
+    # metagen.meta.learners.MAML
+    step_weights: list[float] | None = None
 
 
 @dataclass
@@ -130,6 +133,7 @@ class RunConfig:
                 raise ConfigError(f"{key} must be positive, got {value}")
         if not 0 < self.train.rollback_lr_factor < 1:
             raise ConfigError(f"train.rollback_lr_factor must be between 0 and 1, got {self.train.rollback_lr_factor}")
+        self._validate_step_weights()
         if self.train.time_budget_s is not None and not self.train.time_budget_s > 0:
             raise ConfigError(f"train.time_budget_s must be positive, got {self.train.time_budget_s}")
         if self.data.channels not in (None, 1, 3):
@@ -137,6 +141,19 @@ class RunConfig:
         if not (self.train.device == "cpu" or self.train.device.startswith("cuda")):
             raise ConfigError(f"train.device must be 'cpu' or 'cuda[:N]', got {self.train.device!r}")
         return self
+
+
+    def _validate_step_weights(self) -> None:
+        weights = self.meta.step_weights
+        if weights is None:
+            return
+        if self.meta.algorithm not in ("maml", "fomaml", "metasgd"):
+            raise ConfigError(f"meta.step_weights weigh MAML's inner steps; {self.meta.algorithm!r} has none")
+        if len(weights) != self.meta.inner_steps + 1:
+            raise ConfigError(f"meta.step_weights needs one weight per inner step and one for the start "
+                              f"({self.meta.inner_steps + 1}), got {len(weights)}")  # fmt: skip
+        if any(w < 0 for w in weights) or not sum(weights) > 0:
+            raise ConfigError(f"meta.step_weights must be 0 or more and not all 0, got {weights}")
 
 
 def _type_name(tp: Any) -> str:
@@ -152,6 +169,9 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        given = [a for a in args if a is not type(None)]
+        if len(given) == 1:  # an optional field: the field's own message, not the union's
+            return _coerce(key, value, given[0])
         for arg in args:
             if arg is type(None):
                 continue
@@ -165,6 +185,11 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         if value not in choices:
             raise ConfigError(f"{key}: {value!r} is not a valid choice; choose one of: {', '.join(map(str, choices))}")
         return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(f"{key}[{i}]", v, item) for i, v in enumerate(value)]
     if origin is dict:
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")

@@ -157,7 +157,7 @@ def build_experiment(config: RunConfig, network_spec: dict[str, Any]) -> Experim
     finetune = family.task_loss if isinstance(family, SetVAEGenerator) else None
     learner = make_learner(
         m.algorithm, model, loss, inner, m.outer_lr, m.outer_optimizer, m.grad_clip,
-        groups=groups, schedule=schedule, finetune_loss=finetune,
+        groups=groups, schedule=schedule, finetune_loss=finetune, step_weights=m.step_weights,
     )  # fmt: skip
     learner.extra.to(config.train.device)
     if m.batching == "vmap":
