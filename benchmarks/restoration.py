@@ -106,6 +106,26 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
                              "self-ensemble (x8: rotations and mirror images, averaged)")  # fmt: skip
 
 
+def add_transfer_arguments(parser: argparse.ArgumentParser, runs_dir: str) -> None:
+    """The options of a side table trained by meta-transfer (budgets, overrides, adaptation, runs
+    folder), plus the scoring options; ``check_budgets`` refuses budgets it cannot train with."""
+    parser.add_argument("--train-seconds", type=float, default=600, help="the ordinary pretraining")
+    parser.add_argument("--transfer-seconds", type=float, default=300,
+                        help="then meta-training from those weights (the ordinary run, if any, trains on)")  # fmt: skip
+    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for every run (key=value)")
+    parser.add_argument("--meta-override", nargs="*", default=[], help="recipe overrides for the meta-learned runs")
+    parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="adapt every run with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
+    parser.add_argument("--runs-dir", default=runs_dir)
+    add_scoring_arguments(parser)
+
+
+def check_budgets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error unless both training budgets are positive."""
+    if args.train_seconds <= 0 or args.transfer_seconds <= 0:
+        parser.error("--train-seconds and --transfer-seconds must be positive")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meta-run")

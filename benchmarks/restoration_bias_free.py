@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import add_scoring_arguments, pretrain_job, train_runs
+from restoration import add_transfer_arguments, check_budgets, pretrain_job, train_runs
 
 from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import (
@@ -44,18 +44,9 @@ TITLE = "Restoration: a bias-free U-Net (Mohan et al. 2020) against the same U-N
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-seconds", type=float, default=600, help="ordinary pretraining of each variant")
-    parser.add_argument("--transfer-seconds", type=float, default=300,
-                        help="then meta-training from those weights while the ordinary run trains on")  # fmt: skip
-    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for every run (key=value)")
-    parser.add_argument("--meta-override", nargs="*", default=[], help="recipe overrides for the meta-learned runs")
-    parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="adapt every run with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
-    parser.add_argument("--runs-dir", default="runs/restoration-bias-free")
-    add_scoring_arguments(parser)
+    add_transfer_arguments(parser, "runs/restoration-bias-free")
     args = parser.parse_args()
-    if args.train_seconds <= 0 or args.transfer_seconds <= 0:
-        parser.error("--train-seconds and --transfer-seconds must be positive")
+    check_budgets(parser, args)
 
     variants = {"bias-free": [*args.override, "model.options.bias_free=true"], BIASED: list(args.override)}
     out = Path(args.runs_dir)

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import RECIPE, add_scoring_arguments, budget, pretrain_job
+from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job
 
 from metagen.cli.generate_cmd import family_options
 from metagen.errors import ConfigError
@@ -41,19 +41,11 @@ CONDITIONS = NOISE_RANGE + [c for c in MISMATCHED if c.set_name in ("Set12", "BS
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--train-seconds", type=float, default=600, help="the ordinary pretraining")
-    parser.add_argument("--transfer-seconds", type=float, default=300, help="then each meta-learned run, from it")
     parser.add_argument("--step-weights", nargs="+", type=float, required=True,
                         help="one weight for the start and one per inner step of the recipe (normalised)")  # fmt: skip
-    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for every run (key=value)")
-    parser.add_argument("--meta-override", nargs="*", default=[], help="recipe overrides for the meta-learned runs")
-    parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="adapt every run with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
-    parser.add_argument("--runs-dir", default="runs/restoration-step-weights")
-    add_scoring_arguments(parser)
+    add_transfer_arguments(parser, "runs/restoration-step-weights")
     args = parser.parse_args()
-    if args.train_seconds <= 0 or args.transfer_seconds <= 0:
-        parser.error("--train-seconds and --transfer-seconds must be positive")
+    check_budgets(parser, args)
 
     out = Path(args.runs_dir)
     pretraining = pretrain_job(out, args.train_seconds, args.device, args.override)
