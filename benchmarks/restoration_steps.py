@@ -48,11 +48,12 @@ def main() -> None:
     args = parser.parse_args()
     if any(steps < 0 for steps in args.steps):
         parser.error("--steps must be 0 or more")
+    options = family_options(args)
     try:
-        rows = score(args, family_options(args))
+        rows = score(args, options)
     except InputError as error:  # a run or a data set that is not there: say so, no traceback
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    report(args, family_options(args), rows)
+    report(args, options, rows)
 
 
 def score(args: argparse.Namespace, options: dict) -> list[dict]:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from metagen.errors import ConfigError
-from metagen.meta.inner import InnerLoop
+from metagen.meta.inner import InnerLoop, ParamGroup
 from metagen.meta.learners import MAML, make_learner
 from metagen.train.config import config_from_dict
 from tests.meta.test_learners import make, reference_meta_grad
@@ -57,3 +57,17 @@ def test_the_config_checks_step_weights_against_the_inner_steps():
         config_from_dict({"meta": {"algorithm": "fomaml", "inner_steps": 2}}, ["meta.step_weights=[1,a,1]"])
     with pytest.raises(ConfigError, match="has none"):
         config_from_dict({"meta": {"algorithm": "reptile", "inner_steps": 2}}, ["meta.step_weights=[1,0,1]"])
+
+
+def test_what_the_multi_step_loss_cannot_run_with_is_refused():
+    model, loss, task = make()
+    inner = InnerLoop(1, 0.1)
+    groups = [ParamGroup("body", ("conv.", "norm."), inner), ParamGroup("head", ("head.",), inner)]
+    with pytest.raises(ConfigError, match="one parameter group"):
+        MAML(model, loss, inner, outer_lr=0.1, step_weights=[1, 1], groups=groups, schedule=["body", "head"])
+    learner = MAML(model, loss, InnerLoop(1, 0.1), outer_lr=0.1, step_weights=[1, 1])
+    learner.batching = "vmap"
+    with pytest.raises(ConfigError, match="no vectorised form"):
+        learner.outer_step([task], [torch.Generator()])
+    with pytest.raises(ConfigError, match="meta.step_weights: expected a list"):
+        config_from_dict({"meta": {"algorithm": "fomaml", "inner_steps": 2}}, ["meta.step_weights=3"])

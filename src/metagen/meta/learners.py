@@ -38,6 +38,7 @@ from torch import nn
 from metagen.errors import ConfigError
 from metagen.meta import vectorised
 from metagen.meta.inner import InnerLoop, ParamGroup, Params, adapt, adapt_groups
+from metagen.meta.step_weights import WEIGHTED_ALGORITHMS, step_weights_problem
 from metagen.meta.threaded import TaskThreads
 from metagen.tasks.task import Task, stack_tasks
 from metagen.train.distributed import World, all_reduce_sum
@@ -257,12 +258,10 @@ class MetaLearner:
 
 
 def _normalised(weights: list[float], inner_steps: int) -> list[float]:
-    """Step weights scaled to sum to 1, checked: one per inner step and one for the start."""
-    if len(weights) != inner_steps + 1 or any(w < 0 for w in weights) or not sum(weights) > 0:
-        raise ConfigError(
-            f"step weights: {inner_steps + 1} weights of 0 or more, not all 0, for {inner_steps} inner steps; "
-            f"got {weights}"
-        )
+    """Step weights scaled to sum to 1, once checked (see ``step_weights_problem``)."""
+    problem = step_weights_problem(weights, inner_steps)
+    if problem is not None:
+        raise ConfigError(problem)
     return [w / sum(weights) for w in weights]
 
 
@@ -464,8 +463,8 @@ def make_learner(
     for optional test-time steps); ``groups`` and ``schedule`` make the
     inner loop alternate between parameter groups (see :class:`MetaLearner`); ``step_weights``
     take MAML's outer loss at every inner step (see :class:`MAML`)."""
-    if step_weights is not None and algorithm not in ("maml", "fomaml", "metasgd"):
-        raise ConfigError(f"step weights weigh MAML's inner steps; {algorithm!r} has none")
+    if step_weights is not None and algorithm not in WEIGHTED_ALGORITHMS:
+        raise ConfigError(step_weights_problem(step_weights, inner.steps, algorithm))
     common = dict(
         inner=inner,
         outer_lr=outer_lr,

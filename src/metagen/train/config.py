@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 
 from metagen.errors import ConfigError
+from metagen.meta.step_weights import step_weights_problem
 
 
 @dataclass
@@ -142,18 +143,12 @@ class RunConfig:
             raise ConfigError(f"train.device must be 'cpu' or 'cuda[:N]', got {self.train.device!r}")
         return self
 
-
     def _validate_step_weights(self) -> None:
-        weights = self.meta.step_weights
-        if weights is None:
+        if self.meta.step_weights is None:
             return
-        if self.meta.algorithm not in ("maml", "fomaml", "metasgd"):
-            raise ConfigError(f"meta.step_weights weigh MAML's inner steps; {self.meta.algorithm!r} has none")
-        if len(weights) != self.meta.inner_steps + 1:
-            raise ConfigError(f"meta.step_weights needs one weight per inner step and one for the start "
-                              f"({self.meta.inner_steps + 1}), got {len(weights)}")  # fmt: skip
-        if any(w < 0 for w in weights) or not sum(weights) > 0:
-            raise ConfigError(f"meta.step_weights must be 0 or more and not all 0, got {weights}")
+        problem = step_weights_problem(self.meta.step_weights, self.meta.inner_steps, self.meta.algorithm)
+        if problem is not None:
+            raise ConfigError(f"meta.step_weights: {problem}")
 
 
 def _type_name(tp: Any) -> str:
