@@ -1,5 +1,6 @@
 """How the adaptation's step count moves a trained restorer, with and without geometric
-self-ensemble: one meta-learned run on chosen conditions at several step counts, each row timed.
+self-ensemble: one meta-learned run on chosen conditions at several step counts, each row timed,
+and optionally the step chosen per image by Stein's unbiased risk estimate (no clean image).
 
 The restoration table fixes 10 steps; this asks what more steps would buy, and at what cost per
 image, on the conditions where the table's targets are close (Gaussian noise above the training
@@ -10,7 +11,11 @@ range, say):
         --family noise_loss=renoise noise_model=signal
 
 produced benchmarks/results/restoration_steps.md (with --run /work/runs/main-bf/meta, the bias-free
-run of the restoration table).
+run of the restoration table). A fixed step count picked by looking at such a table is picked on
+the test images; ``--sure-every K`` adds rows that adapt up to the largest step count and keep, per
+image, the step (of every K-th) whose error SURE estimates lowest, from the noisy image alone
+(``metagen restore --sure-every``), with the steps chosen and the estimated PSNR beside the true
+one; ``--peers`` adds scikit-image's classical denoisers to the same run.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import argparse
 import shlex
 import sys
 
+import numpy as np
 from _common import machine_info, write_results
 
 from metagen.cli.generate_cmd import family_options
 from metagen.errors import InputError
+from metagen.fewshot.restorer import StepChoice
 from metagen.reports.restoration_benchmark import SELF_ENSEMBLE, Condition, run_condition, run_method
 
 NAME = "restoration_steps"
@@ -43,11 +50,17 @@ def main() -> None:
     parser.add_argument("--conditions", nargs="+", type=parse_condition, required=True, metavar="SET:DEGRADATION")
     parser.add_argument("--max-images", type=int, default=12)
     parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE", help="the run's adaptation options")
+    parser.add_argument("--sure-every", type=int, metavar="K",
+                        help="add rows choosing the step per image by SURE, among every K-th up to the largest --steps")
+    parser.add_argument("--peers", action="store_true", help="add scikit-image's classical denoisers")
+    parser.add_argument("--output-name", default=NAME, help="the results file's name under benchmarks/results")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     if any(steps < 0 for steps in args.steps):
         parser.error("--steps must be 0 or more")
+    if args.sure_every is not None and args.sure_every < 1:
+        parser.error("--sure-every must be at least 1")
     options = family_options(args)
     try:
         rows = score(args, options)
@@ -57,14 +70,35 @@ def main() -> None:
 
 
 def score(args: argparse.Namespace, options: dict) -> list[dict]:
-    """Every condition under every step count, plain and with x8 self-ensemble."""
+    """Every condition under every step count, plain and with x8 self-ensemble; with
+    ``--sure-every``, the SURE-chosen rows (their chosen steps and estimated PSNR recorded)."""
+    ensemble = {**options, "self_ensemble": True}
     methods = {}
     for steps in args.steps:
         methods[f"{steps} steps"] = run_method(args.run, steps, args.device, None, options)[0]
-        ensemble = {**options, "self_ensemble": True}
         methods[f"{steps} steps{SELF_ENSEMBLE}"] = run_method(args.run, steps, args.device, None, ensemble)[0]
-    return [{**row, "set": c.set_name, "degradation": c.degradation}
-            for c in args.conditions for row in run_condition(c, methods, None, args.max_images, args.seed)]  # fmt: skip
+    choices: dict[str, list[StepChoice]] = {}
+    if args.sure_every:
+        for suffix, adaptation in (("", options), (SELF_ENSEMBLE, ensemble)):
+            label = f"up to {max(args.steps)} steps, chosen by SURE{suffix}"
+            choices[label] = []
+            methods[label] = run_method(args.run, max(args.steps), args.device, None, adaptation, args.sure_every,
+                                        choices[label])[0]  # fmt: skip
+    if args.peers:
+        from metagen.reports.classical import CLASSICAL
+
+        methods.update(CLASSICAL)
+    rows = []
+    for condition in args.conditions:
+        before = {label: len(made) for label, made in choices.items()}
+        for row in run_condition(condition, methods, None, args.max_images, args.seed):
+            row = {**row, "set": condition.set_name, "degradation": condition.degradation}
+            if row["method"] in choices:
+                these = choices[row["method"]][before[row["method"]] :]
+                row["chosen_steps"] = [choice.step for choice in these]
+                row["estimated_psnr"] = float(np.mean([choice.estimated_psnr for choice in these]))
+            rows.append(row)
+    return rows
 
 
 def report(args: argparse.Namespace, options: dict, rows: list[dict]) -> None:
@@ -73,13 +107,28 @@ def report(args: argparse.Namespace, options: dict, rows: list[dict]) -> None:
     header = (f"First {args.max_images} images of each set, seed {args.seed}, adaptation options "
               f"{options or 'the run'}'s. PSNR (dB) / SSIM; seconds per image include the adaptation. "
               f"Machine: {machine['cpu']}, {machine['cores']} cores.")  # fmt: skip
+    if args.sure_every:
+        header += (f" Rows 'chosen by SURE': adapted up to {max(args.steps)} steps, restored with the step, of every "
+                   f"{args.sure_every}-th and the last, whose Monte-Carlo SURE (Ramani et al. 2008; noise levels "
+                   "estimated from the image) is lowest; 'steps chosen': their mean and range over the images; "
+                   "'SURE's PSNR': the PSNR its estimate of the error stands for, beside the true one.")  # fmt: skip
     lines = [f"# Adaptation steps and self-ensemble: `{args.run}`", "", header, "",
-             "| set | degradation | method | PSNR | SSIM | s / image |", "|---|---|---|---|---|---|"]  # fmt: skip
+             "| set | degradation | method | PSNR | SSIM | s / image | steps chosen | SURE's PSNR |",
+             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['set']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-              f"{r['seconds_per_image']:.2f} |" for r in rows]  # fmt: skip
+              f"{r['seconds_per_image']:.2f} | {_chosen(r)} | "
+              f"{'%.2f' % r['estimated_psnr'] if 'estimated_psnr' in r else ''} |" for r in rows]  # fmt: skip
     lines += ["", f"Command: `python benchmarks/restoration_steps.py {shlex.join(sys.argv[1:])}`."]
-    write_results(NAME, lines, {"rows": rows, "run": args.run, "max_images": args.max_images, "seed": args.seed,
-                                "family": options, "machine": machine, "command": sys.argv[1:]})  # fmt: skip
+    write_results(args.output_name, lines, {"rows": rows, "run": args.run, "max_images": args.max_images,
+                                            "seed": args.seed, "family": options, "sure_every": args.sure_every,
+                                            "machine": machine, "command": sys.argv[1:]})  # fmt: skip
+
+
+def _chosen(row: dict) -> str:
+    """The steps SURE chose for a row's images: mean (min..max); empty for a fixed step count."""
+    steps = row.get("chosen_steps")
+    return f"{np.mean(steps):.1f} ({min(steps)}..{max(steps)})" if steps else ""
+
 
 if __name__ == "__main__":
     main()

@@ -13,6 +13,7 @@ from tests.conftest import REPO
     [
         (["--conditions", "Set12"], "a condition is SET:DEGRADATION"),
         (["--conditions", "Set12:gaussian:sigma=75", "--steps", "-1"], "--steps must be 0 or more"),
+        (["--conditions", "Set12:gaussian:sigma=75", "--sure-every", "0"], "--sure-every must be at least 1"),
         (["--conditions", "Set12:gaussian:sigma=75", "--steps", "1"], "run not found"),
     ],
 )

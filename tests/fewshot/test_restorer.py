@@ -302,14 +302,26 @@ def test_restore_cli(restoration_run, tmp_path, capsys):
     assert not np.array_equal(read("signal.png"), read("white.png"))
     assert restore("noisy.png", "z.png", "--family", "noise_loss=renoise", "noise_model=pink") == 2
     assert "noise_model must be one of" in capsys.readouterr().err
+    # SURE chooses the step: the output is that of adapting the chosen number of steps
+    capsys.readouterr()
+    assert restore("noisy.png", "sure.png", "--steps", "3", "--sure-every", "1", "--family", "noise_loss=renoise") == 0
+    chosen = int(capsys.readouterr().out.split("chose step ")[1].split()[0])
+    assert restore("noisy.png", "fixed.png", "--steps", str(chosen), "--family", "noise_loss=renoise") == 0
+    assert np.array_equal(read("sure.png"), read("fixed.png"))
+    assert restore("noisy.png", "z.png", "--steps", "3", "--sure-every", "0") == 2
+    assert "at least 1" in capsys.readouterr().err
     peer = ["restore", "--model", "dncnn25:absent.pth", "--input", str(tmp_path / "noisy.png"), "--out", "p.png"]
     assert main([*peer, "--family", "noise_loss=renoise"]) == 2
     assert "--family adapt a meta-learned run" in capsys.readouterr().err
+    assert main([*peer, "--sure-every", "2"]) == 2
+    assert "--sure-every and --family adapt a meta-learned run" in capsys.readouterr().err
     # inpainting: black pixels are lost; the known ones come back as they are unless keep_known=false
     holes = noisy.copy()
     holes[np.random.default_rng(1).random(holes.shape) < 0.3] = 0
     write_image(tmp_path / "holes.png", holes)
     assert restore("holes.png", "kept.png", "--degradation", "missing", "--steps", "2") == 0
+    assert restore("holes.png", "z.png", "--degradation", "missing", "--sure-every", "1") == 2
+    assert "inpainting and super-resolution have none" in capsys.readouterr().err
     assert restore("holes.png", "free.png", "--degradation", "missing", "--family", "keep_known=false") == 0
     known = holes > 0
     assert np.array_equal(read("kept.png")[known], holes[known].astype(int))

@@ -20,6 +20,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "sr:scale=S (the input is low-resolution; it is upscaled S times), or any noise spec",
     )
     p.add_argument("--steps", type=int, help="self-supervised adaptation steps (default: the recipe's; 0: none)")
+    p.add_argument(
+        "--sure-every",
+        type=int,
+        metavar="K",
+        help="noisy images: adapt up to --steps steps and keep the step, of every K-th and the last, whose error "
+        "Stein's unbiased risk estimate (from the noisy image alone) puts lowest; prints the step and the PSNR "
+        "that estimate stands for",
+    )
     add_family_argument(
         p, "replace the run's restorer options, e.g. noise_loss=renoise (Noisier2Noise) or noise_loss=blind_spot"
     )
@@ -83,7 +91,7 @@ def restore_one(args: argparse.Namespace) -> None:
     from metagen.data.images import channel_mode, open_image, to_array
     from metagen.errors import InputError
     from metagen.grid import save_png_atomic, to_uint8
-    from metagen.restore import prepare_input, restore_with_run
+    from metagen.restore import prepare_input, restore_choosing_step, restore_with_run
     from metagen.tasks.degradations import Downscale, parse_degradation
 
     path = Path(args.input)
@@ -94,7 +102,14 @@ def restore_one(args: argparse.Namespace) -> None:
     pixels = chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
     degradation = parse_degradation(args.degradation) if args.degradation else None
     degraded, known = prepare_input(pixels, degradation)
-    if args.run:
+    if args.run and args.sure_every is not None:
+        if known is not None or isinstance(degradation, Downscale):
+            raise InputError("--sure-every chooses the step on noisy images; inpainting and super-resolution have none")
+        restored, choice = restore_choosing_step(
+            args.run, degraded, args.steps, args.sure_every, args.seed, args.device, family_options(args)
+        )
+        print(f"chose step {choice.step} of {max(choice.risks)} (estimated PSNR {choice.estimated_psnr:.2f} dB)")
+    elif args.run:
         scale = degradation.scale if isinstance(degradation, Downscale) else None
         restored = restore_with_run(
             args.run, degraded, known, args.steps, args.seed, args.device, scale, family_options(args)
@@ -102,8 +117,10 @@ def restore_one(args: argparse.Namespace) -> None:
     else:
         from metagen.reports.restoration import load_peer
 
-        if args.steps or args.family:
-            raise InputError("--steps and --family adapt a meta-learned run; a peer model (--model) runs as it is")
+        if args.steps or args.family or args.sure_every is not None:
+            raise InputError(
+                "--steps, --sure-every and --family adapt a meta-learned run; a peer model (--model) runs as it is"
+            )
         _, restorer = load_peer(args.model, args.device)
         restored = restorer(degraded)
     out = to_uint8(restored)

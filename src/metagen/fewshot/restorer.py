@@ -12,7 +12,9 @@ is the rescaling loss of test-time adaptation.
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 
 import numpy as np
@@ -26,11 +28,13 @@ from metagen.meta.learners import MetaLearner
 from metagen.nn.self_ensemble import self_ensemble
 from metagen.objectives.restoration import (
     blind_spot_loss,
+    estimated_noise_std,
     refill_loss,
     renoise_loss,
     rescale_loss,
     supervised_loss,
 )
+from metagen.objectives.sure import monte_carlo_sure
 from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
@@ -166,29 +170,111 @@ def adapt_and_restore(
     family's ``keep_known`` the known ones are given back as they are. ``sr_scale``: the image is a
     low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
     whose sides are multiples of it)."""
+    image, mask = _image_tensors(learner, degraded, known)
+    gen = torch.Generator().manual_seed(seed)
+    params = learner.params()
+    if steps > 0:
+        crops, masks = _adaptation_batch(image, mask, gen, crop, batch, sr_scale)
+        with family.super_resolving(sr_scale):
+            params = learner.adapt(crops, masks, gen, steps=steps)
+    return _as_array(family.restore(params, image[None], mask[None])[0], degraded.ndim)
+
+
+@dataclass(frozen=True)
+class StepChoice:
+    """The adaptation step chosen for one image and the estimated mean squared error (SURE, on
+    [0, 1] intensities) at each step checked."""
+
+    step: int
+    risks: dict[int, float]
+
+    @property
+    def estimated_psnr(self) -> float:
+        """The PSNR (dB) that the chosen step's estimated error stands for."""
+        return float(10 * np.log10(1 / max(self.risks[self.step], 1e-10)))
+
+
+def checked_steps(steps: int, every: int) -> list[int]:
+    """The steps at which :func:`adapt_choosing_step` estimates the error: 0, every ``every``-th
+    and the last."""
+    if steps < 0 or every < 1:
+        raise ValueError(f"steps must be 0 or more and every at least 1, got steps={steps}, every={every}")
+    return sorted({*range(0, steps + 1, every), steps})
+
+
+def adapt_choosing_step(
+    learner: MetaLearner,
+    family: Restorer,
+    noisy: np.ndarray,
+    steps: int,
+    every: int,
+    seed: int = 0,
+    crop: int = 64,
+    batch: int = 8,
+) -> tuple[np.ndarray, StepChoice]:
+    """Adapt to one noisy image (float [H, W] or [H, W, C], every pixel known) as
+    :func:`adapt_and_restore` does for ``steps`` steps, estimate the restoration's mean squared
+    error at the steps of :func:`checked_steps` by Monte-Carlo SURE on the whole image
+    (``metagen.objectives.sure``; the family's noise model gives the levels, estimated from the
+    image) and restore with the step whose estimate is lowest: how far to adapt, chosen per image
+    without the clean image (SURE as the stopping rule of Metzler et al. 2018). The estimate takes
+    the network's plain output (self-ensemble, when set, applies to the final restoration only).
+    Choosing step k gives exactly what adapting k steps gives. Two extra passes per step checked."""
+    image, mask = _image_tensors(learner, noisy, None)
+    gen = torch.Generator().manual_seed(seed)
+    path: list[Params] = [learner.params()]
+    if steps > 0:
+        crops, masks = _adaptation_batch(image, mask, gen, crop, batch, None)
+        path = []
+        learner.adapt(crops, masks, gen, steps=steps, trajectory=path)
+    noise_std = estimated_noise_std(image[None], family.noise_model)
+    risks = {}
+    for step in checked_steps(steps, every):
+        network = functools.partial(_network, family.model, path[step])
+        probe = torch.Generator().manual_seed(seed)  # one probe for every step: their differences are what count
+        risks[step] = float(monte_carlo_sure(network, image[None], noise_std, probe)[0])
+    chosen = min(risks, key=lambda s: (risks[s], s))
+    restored = _as_array(family.restore(path[chosen], image[None], mask[None])[0], noisy.ndim)
+    return restored, StepChoice(chosen, risks)
+
+
+def _image_tensors(
+    learner: MetaLearner, degraded: np.ndarray, known: np.ndarray | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The image [C, H, W] on the learner's device, its unknown pixels filled by the spline of
+    ``metagen.tasks.fill``, and its known-pixel mask [1, H, W] (all True when ``known`` is None)."""
     device = next(learner.model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
     image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
     mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
-    image = fill_unknown(image[None], mask[None].to(device))[0]
-    gen = torch.Generator().manual_seed(seed)
-    params = learner.params()
-    if steps > 0:
-        side = crop - crop % sr_scale if sr_scale else crop
-        crops, masks = random_crops(image, mask.to(device), side, batch, gen)
-        # lost pixels filled again from each crop alone: the problem the refill loss solves with a few
-        # more pixels hidden, so that its refills start next to their answer (same loss, fewer steps)
-        crops = fill_unknown(crops, masks, start=crops)
-        if sr_scale:
-            h, w = crops.shape[-2:]
-            crops, masks = (
-                crops[..., : h - h % sr_scale, : w - w % sr_scale],
-                masks[..., : h - h % sr_scale, : w - w % sr_scale],
-            )
-        with family.super_resolving(sr_scale):
-            params = learner.adapt(crops, masks, gen, steps=steps)
-    out = family.restore(params, image[None], mask[None])[0].cpu().numpy()
-    return out[0] if degraded.ndim == 2 else out.transpose(1, 2, 0)
+    mask = mask.to(device)
+    return fill_unknown(image[None], mask[None])[0], mask
+
+
+def _adaptation_batch(
+    image: torch.Tensor, mask: torch.Tensor, gen: torch.Generator, crop: int, batch: int, sr_scale: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``batch`` random crops (and masks) that test-time adaptation steps on."""
+    side = crop - crop % sr_scale if sr_scale else crop
+    crops, masks = random_crops(image, mask, side, batch, gen)
+    # lost pixels filled again from each crop alone: the problem the refill loss solves with a few
+    # more pixels hidden, so that its refills start next to their answer (same loss, fewer steps)
+    crops = fill_unknown(crops, masks, start=crops)
+    if sr_scale:
+        h, w = crops.shape[-2:]
+        keep = (..., slice(0, h - h % sr_scale), slice(0, w - w % sr_scale))
+        crops, masks = crops[keep], masks[keep]
+    return crops, masks
+
+
+def _network(model: nn.Module, params: Params, x: torch.Tensor) -> torch.Tensor:
+    return functional_call(model, params, (x,))
+
+
+def _as_array(restored: torch.Tensor, ndim: int) -> np.ndarray:
+    """A restored [C, H, W] tensor as the caller's layout: [H, W] for grey input, else [H, W, C]."""
+    out = restored.cpu().numpy()
+    return out[0] if ndim == 2 else out.transpose(1, 2, 0)
 
 
 def restoration_psnr(learner: MetaLearner, family: Restorer, tasks: list[Task], steps: int) -> float:

@@ -118,6 +118,16 @@ def estimate_noise_sigma(x: torch.Tensor) -> torch.Tensor:
     return diagonal.abs().flatten(1).median(dim=1).values.view(-1, 1, 1, 1) / MAD_TO_STD
 
 
+def estimated_noise_std(noisy: torch.Tensor, noise_model: str = "white") -> torch.Tensor:
+    """The noise's standard deviation in ``noisy`` [B, C, H, W], estimated blind: with
+    ``noise_model`` 'white', one level per image (:func:`estimate_noise_sigma`, [B, 1, 1, 1]); with
+    'signal', one per pixel from the noise-level function fitted to the batch (Foi et al. 2008;
+    ``metagen.objectives.noise_level``, [B, C, H, W])."""
+    if noise_model == "signal":
+        return noise_std_map(noisy, fit_noise_level_function(noisy))
+    return estimate_noise_sigma(noisy.detach())
+
+
 def renoise_loss(
     restore: Callable[[torch.Tensor], torch.Tensor],
     noisy: torch.Tensor,
@@ -135,10 +145,7 @@ def renoise_loss(
     ``noise_model``: 'white', one level per image (:func:`estimate_noise_sigma`), or 'signal', a
     level that depends on the intensity (``metagen.objectives.noise_level``: Poisson, speckle),
     so that m has n's distribution where n's level varies. noisy [B, C, H, W]."""
-    if noise_model == "signal":
-        sigma = noise_std_map(noisy, fit_noise_level_function(noisy))
-    else:
-        sigma = estimate_noise_sigma(noisy.detach())
+    sigma = estimated_noise_std(noisy, noise_model)
     draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
     extra = draw.to(noisy.device) * sigma
     return F.mse_loss(restore(noisy + alpha * extra), noisy - extra / alpha)

@@ -172,12 +172,21 @@ def training_summary(run: Path) -> str:
 
 
 def run_method(
-    run: str | Path, steps: int, device: str, sr_scale: int | None, options: dict[str, Any] | None = None
+    run: str | Path,
+    steps: int,
+    device: str,
+    sr_scale: int | None,
+    options: dict[str, Any] | None = None,
+    sure_every: int | None = None,
+    choices: list[Any] | None = None,
 ) -> tuple[Method, Any]:
     """A restoration run adapting ``steps`` steps to each image, as a benchmark method, with its
-    ``model.family`` options (the self-supervised loss) replaced by ``options``."""
+    ``model.family`` options (the self-supervised loss) replaced by ``options``. ``sure_every``: up
+    to ``steps`` steps instead, the step chosen per image by SURE among every ``sure_every``-th
+    (``metagen.fewshot.restorer.adapt_choosing_step``; noise only), each choice appended to
+    ``choices`` when given."""
     from metagen.fewshot.adapt import load_run
-    from metagen.fewshot.restorer import adapt_and_restore
+    from metagen.fewshot.restorer import adapt_and_restore, adapt_choosing_step
 
     loaded = load_run(run, device, "restorer", options)
     learner, family = loaded.experiment.learner, loaded.experiment.family
@@ -185,7 +194,15 @@ def run_method(
     def restore(x: np.ndarray, known: np.ndarray | None) -> np.ndarray:
         return adapt_and_restore(learner, family, x, known, steps, sr_scale=sr_scale)
 
-    return per_channel(restore), loaded
+    def restore_choosing(x: np.ndarray, known: np.ndarray | None) -> np.ndarray | None:
+        if known is not None or sr_scale:
+            return None  # SURE needs noise on every pixel
+        restored, choice = adapt_choosing_step(learner, family, x, steps, sure_every)
+        if choices is not None:
+            choices.append(choice)
+        return restored
+
+    return per_channel(restore if sure_every is None else restore_choosing), loaded
 
 
 @dataclass
