@@ -17,7 +17,9 @@ recipe) and the same trained ordinarily, trained the same way under --sr-runs-di
 --sr-transfer-seconds for meta-transfer and --sr-override for their recipe (train.init_from=DIR to
 start the ordinary run from the denoiser's weights).
 --ensemble-steps N adds rows of the meta-learned runs adapted N steps and restoring by geometric
-self-ensemble (x8); --results-name writes the table under another name (a side table).
+self-ensemble (x8); --sure-steps N K adds rows of the meta-learned run adapted up to N steps with
+the step, of every K-th, chosen per image by Stein's unbiased risk estimate (noise conditions; the
+targets are checked for them too); --results-name writes the table under another name (a side table).
 The same comparison runs from the command line as `metagen restore --benchmark`.
 """
 
@@ -104,6 +106,9 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ensemble-steps", nargs="*", type=int, default=[],
                         help="also score the meta-learned runs adapted this many steps and restoring by geometric "
                              "self-ensemble (x8: rotations and mirror images, averaged)")  # fmt: skip
+    parser.add_argument("--sure-steps", nargs=2, type=int, metavar=("N", "K"),
+                        help="also score the meta-learned run adapted up to N steps, the step (of every K-th) chosen "
+                             "per image by SURE (noise conditions; self-ensembled too with --ensemble-steps)")  # fmt: skip
 
 
 def add_transfer_arguments(parser: argparse.ArgumentParser, runs_dir: str) -> None:
@@ -124,6 +129,17 @@ def check_budgets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     """Exit with a usage error unless both training budgets are positive."""
     if args.train_seconds <= 0 or args.transfer_seconds <= 0:
         parser.error("--train-seconds and --transfer-seconds must be positive")
+
+
+def sure_choice(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int] | None:
+    """``--sure-steps N K`` as ``run_benchmark``'s ``sure`` (None without it); a usage error unless
+    N is at least 0 and K at least 1."""
+    if not args.sure_steps:
+        return None
+    steps, every = args.sure_steps
+    if steps < 0 or every < 1:
+        parser.error("--sure-steps N K needs N at least 0 and K at least 1")
+    return steps, every
 
 
 def main() -> None:
@@ -155,6 +171,7 @@ def main() -> None:
                         help="the results table's name under benchmarks/results (NAME.md and NAME.json)")  # fmt: skip
     add_scoring_arguments(parser)
     args = parser.parse_args()
+    sure = sure_choice(parser, args)
     if args.meta_run and args.plain_run:
         meta_run, plain_run = Path(args.meta_run), Path(args.plain_run)
     else:
@@ -172,7 +189,7 @@ def main() -> None:
     result = run_benchmark(
         meta_run, plain_run, args.dncnn, conditions, args.max_images, RESULTS, args.device, args.seed,
         family=family_options(args), sr_run=sr_meta_run, sr_plain_run=sr_plain_run,
-        ensemble_steps=args.ensemble_steps, figure_prefix=args.results_name,
+        ensemble_steps=args.ensemble_steps, figure_prefix=args.results_name, sure=sure,
     )  # fmt: skip
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine)

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import add_transfer_arguments, check_budgets, pretrain_job, train_runs
+from restoration import add_transfer_arguments, check_budgets, pretrain_job, sure_choice, train_runs
 
 from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import (
@@ -47,6 +47,7 @@ def main() -> None:
     add_transfer_arguments(parser, "runs/restoration-bias-free")
     args = parser.parse_args()
     check_budgets(parser, args)
+    sure = sure_choice(parser, args)
 
     variants = {"bias-free": [*args.override, "model.options.bias_free=true"], BIASED: list(args.override)}
     out = Path(args.runs_dir)
@@ -60,7 +61,7 @@ def main() -> None:
     biased_meta, biased_plain = runs[BIASED]
     result = run_benchmark(
         *runs["bias-free"], args.dncnn, CONDITION_GROUPS["noise-range"], args.max_images, RESULTS, args.device,
-        args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps,
+        args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps, sure=sure,
         extra_runs=[(f"{META_LABEL}, {BIASED}", biased_meta, (0, 10)),
                     (f"{PLAIN_LABEL}, {BIASED}", biased_plain, PLAIN_STEPS)],
     )  # fmt: skip

@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job
+from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job, sure_choice
 
 from metagen.cli.generate_cmd import family_options
 from metagen.errors import ConfigError
@@ -46,6 +46,7 @@ def main() -> None:
     add_transfer_arguments(parser, "runs/restoration-step-weights")
     args = parser.parse_args()
     check_budgets(parser, args)
+    sure = sure_choice(parser, args)
 
     out = Path(args.runs_dir)
     pretraining = pretrain_job(out, args.train_seconds, args.device, args.override)
@@ -60,7 +61,7 @@ def main() -> None:
     train_in_parallel([(RECIPE, [*meta, weights], out / "meta-step-weights"), (RECIPE, meta, out / "meta")])
     result = run_benchmark(
         out / "meta-step-weights", pretraining[2], args.dncnn, CONDITIONS, args.max_images, RESULTS, args.device,
-        args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps,
+        args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps, sure=sure,
         extra_runs=[(f"{META_LABEL}, {LAST_STEP}", out / "meta", (0, 1, 5, 10))],
     )  # fmt: skip
     machine = machine_info()

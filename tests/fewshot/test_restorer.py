@@ -532,3 +532,29 @@ def test_ordinary_restoration_training_pools_the_meta_batch_as_the_loop_does():
     with pytest.raises(ConfigError, match="meta.batching=pooled: MAML pools its tasks only without an inner loop"):
         config = load_config(recipe, ["meta.batching=pooled"])
         build_experiment(config, network_spec_for(config, None, 1))
+
+
+def test_benchmark_adds_sure_chosen_rows_on_noise_and_checks_their_targets(restoration_run, tmp_path, capsys):
+    from metagen.reports.restoration_benchmark import Condition, benchmark_markdown, run_benchmark
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    run = restoration_run / "run"
+    conditions = [Condition("Set12", "gaussian:sigma=60", False), Condition("Set12", "missing:fraction=0.5", False)]
+    result = run_benchmark(run, None, None, conditions, 1, tmp_path, root=tmp_path, ensemble_steps=(0, 1), sure=(1, 1))
+    psnrs = {r["method"]: r["psnr"] for r in result.rows if r["degradation"] == "gaussian:sigma=60"}
+    label, x8 = "metagen meta-learned, up to 1 steps chosen by SURE", ", x8 self-ensemble"
+    assert {m for r in result.rows for m in [r["method"]] if "chosen by SURE" in m} == {label, label + x8}
+    assert all("chosen by SURE" not in r["method"] for r in result.rows if r["degradation"].startswith("missing"))
+    # the step chosen restores as adapting that many steps does: the 0- or the 1-step row's numbers
+    assert psnrs[label] in {psnrs["metagen meta-learned, 0 steps"], psnrs["metagen meta-learned, 1 steps"]}
+    ensembled = {psnrs[f"metagen meta-learned, {steps} steps{x8}"] for steps in (0, 1)}
+    assert psnrs[label + x8] in ensembled
+    text = "\n".join(benchmark_markdown(result, 1, 0, {"cpu": "test", "cores": 1}))
+    assert "adapted model (steps chosen by SURE) beats" in text
+    assert "adapted model (steps chosen by SURE, x8 self-ensemble) beats" in text
+    assert "under 3 s, adapted model (steps chosen by SURE" not in text  # the time target is for 10 steps
+    out = str(tmp_path / "b")
+    args = ["restore", "--benchmark", "--run", str(run), "--root", str(tmp_path), "--out", out, "--max-images", "1"]
+    assert main([*args, "--conditions", "noise-range", "--sure-steps", "2", "0"]) == 2
+    assert "K at least 1" in capsys.readouterr().err

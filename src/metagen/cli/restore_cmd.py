@@ -41,6 +41,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--conditions", choices=("all", "matched", "mismatched", "noise-range"), default="all")
     bench.add_argument("--ensemble-steps", nargs="*", type=int, default=[],
                        help="also score --run adapted this many steps and restoring by geometric self-ensemble (x8)")
+    bench.add_argument("--sure-steps", nargs=2, type=int, metavar=("N", "K"),
+                       help="also score --run adapted up to N steps, the step (of every K-th) chosen per image by SURE")
     bench.add_argument("--max-images", type=int, help="only the first N images of each set")
     bench.add_argument("--root", help="data root holding restoration/ (default: $METAGEN_DATA)")
     p.set_defaults(func=run)
@@ -65,11 +67,24 @@ def run_benchmark_command(args: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     result = run_benchmark(args.run, args.plain_run, dncnn, CONDITION_GROUPS[args.conditions], args.max_images, out,
                            args.device, args.seed, args.root, family_options(args), args.sr_run,
-                           args.sr_plain_run, ensemble_steps=args.ensemble_steps)  # fmt: skip
+                           args.sr_plain_run, ensemble_steps=args.ensemble_steps,
+                           sure=sure_option(args.sure_steps))  # fmt: skip
     machine = machine_info()
     summary = {"protocol": "restoration-benchmark", "conditions": args.conditions, "rows": result.rows,
                "runs": result.runs, "max_images": args.max_images, "seed": args.seed}  # fmt: skip
     print(f"report: {write_report(out, summary, benchmark_markdown(result, args.max_images, args.seed, machine))}")
+
+
+def sure_option(values: list[int] | None) -> tuple[int, int] | None:
+    """``--sure-steps N K`` as (steps, every), refusing what cannot be adapted."""
+    if values is None:
+        return None
+    from metagen.errors import InputError
+
+    steps, every = values
+    if steps < 0 or every < 1:
+        raise InputError(f"--sure-steps N K needs N at least 0 and K at least 1, got {steps} {every}")
+    return steps, every
 
 
 def run(args: argparse.Namespace) -> None:

@@ -145,6 +145,14 @@ SR_META_LABEL, SR_PLAIN_LABEL = f"{META_LABEL} on x2 SR", f"{PLAIN_LABEL} on x2 
 INPUT_FILL = "spline fill (the networks' input)"
 CAPTION_WIDTH = 34  # characters per line of a figure caption
 SELF_ENSEMBLE = ", x8 self-ensemble"  # the suffix of the rows restored by geometric self-ensemble
+CHOSEN_BY_SURE = "chosen by SURE"  # in the label of rows whose step count SURE chose per image
+
+
+def sure_label(label: str, steps: int) -> str:
+    """The row of run ``label`` adapted up to ``steps`` steps, the step chosen per image by SURE."""
+    return f"{label}, up to {steps} steps {CHOSEN_BY_SURE}"
+
+
 # Gaussian noise from levels trained on to levels above the training range (sigma 0..55)
 NOISE_RANGE = [c for c in MATCHED + MISMATCHED if c.set_name in ("Set12", "BSD68") and c.degradation in
                ("gaussian:sigma=25", "gaussian:sigma=50", "gaussian:sigma=60", "gaussian:sigma=75")]  # fmt: skip
@@ -230,6 +238,7 @@ def run_benchmark(
     extra_runs: Sequence[tuple[str, str | Path, Sequence[int]]] = (),
     figure_prefix: str = "restoration",
     ensemble_steps: Sequence[int] = (),
+    sure: tuple[int, int] | None = None,
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
@@ -240,7 +249,10 @@ def run_benchmark(
     differently (a label that starts with ``META_LABEL`` or ``PLAIN_LABEL`` keeps it out of the
     peers the targets compare against). ``ensemble_steps``: the meta-learned runs also adapted this
     many steps and restoring by geometric self-ensemble (``Restorer`` option ``self_ensemble``), in
-    rows labelled ``SELF_ENSEMBLE``. The figures are ``figure_dir/{figure_prefix}_{set}.png``.
+    rows labelled ``SELF_ENSEMBLE``. ``sure`` (steps, every): the meta-learned run also adapted up
+    to that many steps with the step chosen per image by SURE among every ``every``-th (noise
+    conditions only; :func:`sure_label` rows, self-ensembled too when ``ensemble_steps`` is set).
+    The figures are ``figure_dir/{figure_prefix}_{set}.png``.
 
     Both runs adapt the way the meta-learned run does: its recipe's ``model.family`` options (the
     self-supervised loss), updated by ``family``; the super-resolution runs adapt by the rescaling
@@ -273,6 +285,12 @@ def run_benchmark(
                 methods[f"{label}, {steps} steps{SELF_ENSEMBLE}"], _ = run_method(
                     run, steps, device, scale, {**adaptation, "self_ensemble": True}
                 )
+            if sure and label == META_LABEL and not scale:
+                for suffix, options in ("", adaptation), (SELF_ENSEMBLE, {**adaptation, "self_ensemble": True}):
+                    if suffix and not ensemble_steps:
+                        continue
+                    methods[sure_label(label, sure[0]) + suffix], _ = run_method(run, sure[0], device, None, options,
+                                                                                 sure[1])  # fmt: skip
             runs[label] = {"run": str(run), "step": loaded.step, "config": loaded.record["config"],
                            "training": training_summary(Path(run)), "adaptation": adaptation}  # fmt: skip
         if dncnn_restore is not None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from metagen.reports.restoration_benchmark import INPUT, META_LABEL, PLAIN_LABEL, SELF_ENSEMBLE, SR_META_LABEL
+from metagen.reports.restoration_benchmark import (
+    CHOSEN_BY_SURE,
+    INPUT,
+    META_LABEL,
+    PLAIN_LABEL,
+    SELF_ENSEMBLE,
+    SR_META_LABEL,
+)
 
 DNCNN_S_BSD68_SIGMA25 = 29.23  # Zhang et al. 2017, "Beyond a Gaussian Denoiser", Table 2 (DnCNN-S)
 ADAPTED = f"{META_LABEL}, 10 steps"
@@ -27,22 +34,33 @@ def _verdict(value: float, bar: float, unit: str = "dB") -> str:
 
 def _named(row: str) -> str:
     """How a target line names the adapted row it checks."""
-    return "adapted model" + (f" ({SELF_ENSEMBLE[2:]})" if row.endswith(SELF_ENSEMBLE) else "")
+    how = [f"steps {CHOSEN_BY_SURE}"] if CHOSEN_BY_SURE in row else []
+    how += [SELF_ENSEMBLE[2:]] if row.endswith(SELF_ENSEMBLE) else []
+    return "adapted model" + (f" ({', '.join(how)})" if how else "")
+
+
+def _adapted_rows(rows: list[dict[str, Any]]) -> list[str]:
+    """The adapted meta-learned rows the targets check: 10 steps, self-ensembled where the run has
+    that row, and the rows whose steps SURE chose where it has those."""
+    methods = dict.fromkeys(r["method"] for r in rows)
+    chosen = [m for m in methods if m.startswith(f"{META_LABEL}, ") and CHOSEN_BY_SURE in m]
+    return [*ADAPTED_ROWS, *chosen]
 
 
 def target_lines(rows: list[dict[str, Any]]) -> list[str]:
     """One line per target of the restoration issue that the rows cover, for the adapted model and,
     where the run has them, its self-ensembled rows."""
     lines = []
+    adapted_rows = _adapted_rows(rows)
     bsd = _rows(rows, "BSD68", "gaussian:sigma=25")
-    for row in (row for row in ADAPTED_ROWS if row in bsd):
+    for row in (row for row in adapted_rows if row in bsd):
         value = bsd[row]["psnr"]
         lines.append(f"- BSD68 sigma 25, {_named(row)} at least DnCNN-S's published {DNCNN_S_BSD68_SIGMA25} dB: "
                      f"{value:.2f} dB, {_verdict(value, DNCNN_S_BSD68_SIGMA25)}")  # fmt: skip
     for key in dict.fromkeys((r["set"], r["degradation"]) for r in rows if not r["matched"]):
         these = _rows(rows, *key)
         peers = {m: r["psnr"] for m, r in these.items() if not m.startswith(OURS)}
-        for row in (row for row in ADAPTED_ROWS if row in these and peers):
+        for row in (row for row in adapted_rows if row in these and peers):
             best = max(peers, key=peers.__getitem__)
             value = these[row]["psnr"]
             lines.append(f"- {key[0]}, {key[1]} (never trained on): {_named(row)} beats DnCNN-25 and every classical "
