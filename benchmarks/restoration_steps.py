@@ -96,6 +96,7 @@ def score(args: argparse.Namespace, options: dict) -> list[dict]:
             if row["method"] in choices:
                 these = choices[row["method"]][before[row["method"]] :]
                 row["chosen_steps"] = [choice.step for choice in these]
+                row["estimated_mse"] = [{str(k): v for k, v in choice.risks.items()} for choice in these]
                 row["estimated_psnr"] = float(np.mean([choice.estimated_psnr for choice in these]))
             rows.append(row)
     return rows
