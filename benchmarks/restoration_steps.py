@@ -28,9 +28,11 @@ import numpy as np
 from _common import machine_info, write_results
 
 from metagen.cli.generate_cmd import family_options
+from metagen.data.image_sets import load_image_set
 from metagen.errors import InputError
 from metagen.fewshot.restorer import StepChoice
-from metagen.reports.restoration_benchmark import SELF_ENSEMBLE, Condition, run_condition, run_method
+from metagen.reports.restoration_benchmark import SELF_ENSEMBLE, Condition, degrade, run_condition, run_method
+from metagen.reports.restoration_benchmark import score as score_output
 
 NAME = "restoration_steps"
 
@@ -99,7 +101,32 @@ def score(args: argparse.Namespace, options: dict) -> list[dict]:
                 row["estimated_mse"] = [{str(k): v for k, v in choice.risks.items()} for choice in these]
                 row["estimated_psnr"] = float(np.mean([choice.estimated_psnr for choice in these]))
             rows.append(row)
+        if args.sure_every:
+            rows.append(oracle_row(args, options, condition))
     return rows
+
+
+def oracle_row(args: argparse.Namespace, options: dict, condition: Condition) -> dict:
+    """The ceiling of any per-image choice among the steps SURE checks: per image, the step whose
+    restoration is closest to the clean image (which a user does not have), with its PSNR."""
+    from metagen.fewshot.adapt import load_run
+    from metagen.fewshot.restorer import adaptation_path, checked_steps, restore_with
+
+    loaded = load_run(args.run, args.device, "restorer", options)
+    learner, family = loaded.experiment.learner, loaded.experiment.family
+    top, best = max(args.steps), []
+    for index, item in enumerate(load_image_set(condition.set_name, None)[: args.max_images]):
+        reference, degraded = degrade(condition, item.pixels, index, args.seed)
+        path = adaptation_path(learner, degraded.image, top)
+        scored = {step: score_output(restore_with(family, path[step], degraded.image), reference, condition)
+                  for step in checked_steps(top, args.sure_every)}  # fmt: skip
+        step = max(scored, key=lambda k: (scored[k][0], -k))
+        best.append((step, *scored[step]))
+    return {"set": condition.set_name, "degradation": condition.degradation, "matched": False,
+            "method": f"up to {top} steps, best step per image picked with the clean image (oracle)",
+            "images": len(best), "psnr": float(np.mean([b[1] for b in best])),
+            "ssim": float(np.mean([b[2] for b in best])), "seconds_per_image": None,
+            "chosen_steps": [b[0] for b in best]}  # fmt: skip
 
 
 def report(args: argparse.Namespace, options: dict, rows: list[dict]) -> None:
@@ -112,17 +139,24 @@ def report(args: argparse.Namespace, options: dict, rows: list[dict]) -> None:
         header += (f" Rows 'chosen by SURE': adapted up to {max(args.steps)} steps, restored with the step, of every "
                    f"{args.sure_every}-th and the last, whose Monte-Carlo SURE (Ramani et al. 2008; noise levels "
                    "estimated from the image) is lowest; 'steps chosen': their mean and range over the images; "
-                   "'SURE's PSNR': the PSNR its estimate of the error stands for, beside the true one.")  # fmt: skip
+                   "'SURE's PSNR': the PSNR its estimate of the error stands for, beside the true one. The 'oracle' "
+                   "row picks each image's best checked step by its true PSNR: the ceiling of any per-image choice "
+                   "among those steps, not a method.")  # fmt: skip
     lines = [f"# Adaptation steps and self-ensemble: `{args.run}`", "", header, "",
              "| set | degradation | method | PSNR | SSIM | s / image | steps chosen | SURE's PSNR |",
              "|---|---|---|---|---|---|---|---|"]  # fmt: skip
     lines += [f"| {r['set']} | {r['degradation']} | {r['method']} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
-              f"{r['seconds_per_image']:.2f} | {_chosen(r)} | "
+              f"{_seconds(r)} | {_chosen(r)} | "
               f"{'%.2f' % r['estimated_psnr'] if 'estimated_psnr' in r else ''} |" for r in rows]  # fmt: skip
     lines += ["", f"Command: `python benchmarks/restoration_steps.py {shlex.join(sys.argv[1:])}`."]
     write_results(args.output_name, lines, {"rows": rows, "run": args.run, "max_images": args.max_images,
                                             "seed": args.seed, "family": options, "sure_every": args.sure_every,
                                             "machine": machine, "command": sys.argv[1:]})  # fmt: skip
+
+
+def _seconds(row: dict) -> str:
+    """Seconds per image; empty for the oracle row, which is not a method a user can run."""
+    return "" if row["seconds_per_image"] is None else f"{row['seconds_per_image']:.2f}"
 
 
 def _chosen(row: dict) -> str:

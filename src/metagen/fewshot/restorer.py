@@ -220,13 +220,8 @@ def adapt_choosing_step(
     without the clean image (SURE as the stopping rule of Metzler et al. 2018). The estimate takes
     the network's plain output (self-ensemble, when set, applies to the final restoration only).
     Choosing step k gives exactly what adapting k steps gives. Two extra passes per step checked."""
-    image, mask = _image_tensors(learner, noisy, None)
-    gen = torch.Generator().manual_seed(seed)
-    path: list[Params] = [learner.params()]
-    if steps > 0:
-        crops, masks = _adaptation_batch(image, mask, gen, crop, batch, None)
-        path = []
-        learner.adapt(crops, masks, gen, steps=steps, trajectory=path)
+    image, _ = _image_tensors(learner, noisy, None)
+    path = adaptation_path(learner, noisy, steps, seed, crop, batch)
     noise_std = estimated_noise_std(image[None], family.noise_model)
     risks = {}
     for step in checked_steps(steps, every):
@@ -234,8 +229,32 @@ def adapt_choosing_step(
         probe = torch.Generator().manual_seed(seed)  # one probe for every step: their differences are what count
         risks[step] = float(monte_carlo_sure(network, image[None], noise_std, probe)[0])
     chosen = min(risks, key=lambda s: (risks[s], s))
-    restored = _as_array(family.restore(path[chosen], image[None], mask[None])[0], noisy.ndim)
-    return restored, StepChoice(chosen, risks)
+    return restore_with(family, path[chosen], noisy), StepChoice(chosen, risks)
+
+
+def adaptation_path(
+    learner: MetaLearner, noisy: np.ndarray, steps: int, seed: int = 0, crop: int = 64, batch: int = 8
+) -> list[Params]:
+    """The parameters after 0, 1, ..., ``steps`` self-supervised steps on the noisy image ``noisy``
+    (float [H, W] or [H, W, C], every pixel known), adapted as :func:`adapt_and_restore` adapts:
+    ``family.restore(path[k], ...)`` is what adapting k steps restores."""
+    image, mask = _image_tensors(learner, noisy, None)
+    if steps == 0:
+        return [learner.params()]
+    gen = torch.Generator().manual_seed(seed)
+    crops, masks = _adaptation_batch(image, mask, gen, crop, batch, None)
+    path: list[Params] = []
+    learner.adapt(crops, masks, gen, steps=steps, trajectory=path)
+    return path
+
+
+def restore_with(family: Restorer, params: Params, noisy: np.ndarray) -> np.ndarray:
+    """``noisy`` (float [H, W] or [H, W, C], every pixel known) restored by the family's network
+    under ``params``, in the input's layout."""
+    chw = noisy[None] if noisy.ndim == 2 else noisy.transpose(2, 0, 1)
+    device = next(family.model.parameters()).device
+    image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
+    return _as_array(family.restore(params, image[None])[0], noisy.ndim)
 
 
 def _image_tensors(
