@@ -35,6 +35,8 @@ from pathlib import Path
 from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
 
 from metagen.cli.generate_cmd import family_options
+from metagen.cli.restore_cmd import sure_option
+from metagen.errors import InputError
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs" / "restoration"
@@ -132,14 +134,12 @@ def check_budgets(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
 
 
 def sure_choice(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[int, int] | None:
-    """``--sure-steps N K`` as ``run_benchmark``'s ``sure`` (None without it); a usage error unless
-    N is at least 0 and K at least 1."""
-    if not args.sure_steps:
-        return None
-    steps, every = args.sure_steps
-    if steps < 0 or every < 1:
-        parser.error("--sure-steps N K needs N at least 0 and K at least 1")
-    return steps, every
+    """``--sure-steps N K`` as ``run_benchmark``'s ``sure`` (None without it), checked as
+    ``metagen restore --benchmark`` checks it; a usage error, before any training, if it fails."""
+    try:
+        return sure_option(args.sure_steps)
+    except InputError as error:
+        parser.error(str(error))
 
 
 def main() -> None:

@@ -170,7 +170,7 @@ def adapt_and_restore(
     family's ``keep_known`` the known ones are given back as they are. ``sr_scale``: the image is a
     low-resolution one upscaled by this factor (adaptation uses the super-resolution loss, on crops
     whose sides are multiples of it)."""
-    image, mask = _image_tensors(learner, degraded, known)
+    image, mask = _image_tensors(learner.model, degraded, known)
     gen = torch.Generator().manual_seed(seed)
     params = learner.params()
     if steps > 0:
@@ -220,7 +220,7 @@ def adapt_choosing_step(
     without the clean image (SURE as the stopping rule of Metzler et al. 2018). The estimate takes
     the network's plain output (self-ensemble, when set, applies to the final restoration only).
     Choosing step k gives exactly what adapting k steps gives. Two extra passes per step checked."""
-    image, _ = _image_tensors(learner, noisy, None)
+    image, _ = _image_tensors(learner.model, noisy, None)
     path = adaptation_path(learner, noisy, steps, seed, crop, batch)
     noise_std = estimated_noise_std(image[None], family.noise_model)
     risks = {}
@@ -238,7 +238,7 @@ def adaptation_path(
     """The parameters after 0, 1, ..., ``steps`` self-supervised steps on the noisy image ``noisy``
     (float [H, W] or [H, W, C], every pixel known), adapted as :func:`adapt_and_restore` adapts:
     ``family.restore(path[k], ...)`` is what adapting k steps restores."""
-    image, mask = _image_tensors(learner, noisy, None)
+    image, mask = _image_tensors(learner.model, noisy, None)
     if steps == 0:
         return [learner.params()]
     gen = torch.Generator().manual_seed(seed)
@@ -251,18 +251,16 @@ def adaptation_path(
 def restore_with(family: Restorer, params: Params, noisy: np.ndarray) -> np.ndarray:
     """``noisy`` (float [H, W] or [H, W, C], every pixel known) restored by the family's network
     under ``params``, in the input's layout."""
-    chw = noisy[None] if noisy.ndim == 2 else noisy.transpose(2, 0, 1)
-    device = next(family.model.parameters()).device
-    image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
+    image, _ = _image_tensors(family.model, noisy, None)
     return _as_array(family.restore(params, image[None])[0], noisy.ndim)
 
 
 def _image_tensors(
-    learner: MetaLearner, degraded: np.ndarray, known: np.ndarray | None
+    model: nn.Module, degraded: np.ndarray, known: np.ndarray | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The image [C, H, W] on the learner's device, its unknown pixels filled by the spline of
     ``metagen.tasks.fill``, and its known-pixel mask [1, H, W] (all True when ``known`` is None)."""
-    device = next(learner.model.parameters()).device
+    device = next(model.parameters()).device
     chw = degraded[None] if degraded.ndim == 2 else degraded.transpose(2, 0, 1)
     image = torch.tensor(np.ascontiguousarray(chw, dtype=np.float32)).to(device)
     mask = torch.ones((1, *image.shape[-2:]), dtype=torch.bool) if known is None else torch.from_numpy(known)[None]
