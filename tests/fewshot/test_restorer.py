@@ -558,3 +558,39 @@ def test_benchmark_adds_sure_chosen_rows_on_noise_and_checks_their_targets(resto
     args = ["restore", "--benchmark", "--run", str(run), "--root", str(tmp_path), "--out", out, "--max-images", "1"]
     assert main([*args, "--conditions", "noise-range", "--sure-steps", "2", "0"]) == 2
     assert "K at least 1" in capsys.readouterr().err
+
+
+def test_steps_benchmark_compares_another_adaptation_loss_in_the_same_run(restoration_run, tmp_path, monkeypatch):
+    import argparse
+    import importlib
+    import sys
+
+    from metagen.data.image_sets import load_image_set
+    from metagen.fewshot.adapt import load_run
+    from metagen.reports.restoration_benchmark import Condition, degrade, score
+    from tests.conftest import REPO
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "restoration" / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    monkeypatch.setenv("METAGEN_DATA", str(tmp_path))
+    monkeypatch.syspath_prepend(str(REPO / "benchmarks"))
+    script = importlib.import_module("restoration_steps")
+    condition = Condition("Set12", "gaussian:sigma=25", False)
+    run = str(restoration_run / "run")
+    args = argparse.Namespace(run=run, steps=[0, 2], conditions=[condition], max_images=1, family=["noise_loss=renoise"],
+                              compare=["noise_loss=sure"], sure_every=None, peers=False, device="cpu", seed=0)  # fmt: skip
+    options = {"noise_loss": "renoise"}
+    compared = script.compared_options(args, options)
+    assert compared == {"noise_loss": "sure"}
+    psnrs = {row["method"]: row["psnr"] for row in script.score(args, options, compared)}
+    x8 = ", x8 self-ensemble"
+    assert set(psnrs) == {"0 steps", "0 steps" + x8, "2 steps", "2 steps" + x8,
+                          "2 steps, noise_loss=sure", "2 steps, noise_loss=sure" + x8}  # fmt: skip
+    # the compared rows adapt with SURE: what the run adapted by SURE restores, scored alike
+    loaded = load_run(run, "cpu", "restorer", compared)
+    clean = load_image_set("Set12", tmp_path / "restoration")[0].pixels
+    reference, degraded = degrade(condition, clean, 0, 0)
+    restored = adapt_and_restore(loaded.experiment.learner, loaded.experiment.family, degraded.image, None, 2)
+    assert psnrs["2 steps, noise_loss=sure"] == pytest.approx(score(restored, reference, condition)[0])
+    assert psnrs["2 steps, noise_loss=sure"] != psnrs["2 steps"]
+    sys.modules.pop("restoration_steps", None)

@@ -10,7 +10,7 @@ from metagen.fewshot.restorer import Restorer, adapt_and_restore, adapt_choosing
 from metagen.meta import InnerLoop, make_learner
 from metagen.nn.unet import UNet
 from metagen.objectives.restoration import estimated_noise_std
-from metagen.objectives.sure import monte_carlo_sure
+from metagen.objectives.sure import monte_carlo_sure, sure_loss
 from metagen.tasks.degradations import parse_degradation
 from tests.fewshot.test_restorer import smooth_image
 
@@ -73,6 +73,58 @@ def test_sure_is_unbiased_for_the_error_against_the_clean_image(heteroscedastic)
     gap, wrong_gap = np.subtract(right, truth), np.subtract(wrong, truth)
     assert abs(gap.mean()) < 4 * gap.std() / np.sqrt(len(gap))
     assert abs(wrong_gap.mean()) > 8 * wrong_gap.std() / np.sqrt(len(wrong_gap))
+
+
+def blend(weight):
+    """A one-parameter denoiser: the noisy image blended with its blur, ``weight`` on the blur."""
+    return lambda x: (1 - weight) * x + weight * box_blur(x)
+
+
+def test_the_sure_loss_gradient_is_the_supervised_one_in_expectation():
+    """Soltanayev and Chun 2018: the gradient of SURE in the weights, averaged over noise draws, is
+    that of the error against the clean image, and its minimiser is the supervised one."""
+    clean = torch.from_numpy(smooth_image(24, 28)).double()[None, None]
+    draws = torch.Generator().manual_seed(4)
+    for start in (0.2, 0.9):
+        sure_grads, true_grads = [], []
+        for _ in range(300):
+            noisy = clean + 0.1 * torch.randn(clean.shape, generator=draws, dtype=torch.float64)
+            weight = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+            (sure_grad,) = torch.autograd.grad(sure_loss(blend(weight), noisy, torch.tensor(0.1), draws), weight)
+            (true_grad,) = torch.autograd.grad(((blend(weight)(noisy) - clean) ** 2).mean(), weight)
+            sure_grads.append(float(sure_grad))
+            true_grads.append(float(true_grad))
+        gap = np.subtract(sure_grads, true_grads)
+        assert abs(gap.mean()) < 4 * gap.std() / np.sqrt(len(gap)) + 1e-9, start
+        assert np.sign(np.mean(sure_grads)) == np.sign(np.mean(true_grads)) != 0
+    # so gradient descent on SURE alone finds the blend the clean image would choose
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=draws, dtype=torch.float64)
+    grid = np.linspace(0, 1, 41)
+    with torch.no_grad():
+        true_best = grid[np.argmin([float(((blend(w)(noisy) - clean) ** 2).mean()) for w in grid])]
+    weight = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    optimiser = torch.optim.Adam([weight], lr=0.02)
+    for _ in range(300):
+        optimiser.zero_grad()
+        sure_loss(blend(weight), noisy, torch.tensor(0.1), draws).backward()
+        optimiser.step()
+    assert float(weight) == pytest.approx(true_best, abs=0.1)
+
+
+def test_the_restorer_adapts_by_sure_and_the_error_falls():
+    torch.manual_seed(0)
+    clean = smooth_image(40, 44)
+    noisy = parse_degradation("gaussian:sigma=30").apply(clean, np.random.default_rng(1)).image
+    family = Restorer(UNet(1, 8, 1), noise_loss="sure")
+    x = torch.from_numpy(noisy)[None, None]
+    params = dict(family.model.named_parameters())
+    known = torch.ones_like(x, dtype=torch.bool)
+    expected = sure_loss(family.model, x, estimated_noise_std(x), torch.Generator().manual_seed(5))
+    assert family.task_loss(params, x, known, torch.Generator().manual_seed(5)).item() == pytest.approx(expected.item())
+    learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(30, 3e-3, "adam"), 1e-3)
+    errors = [float(np.mean((adapt_and_restore(learner, family, noisy, None, steps, crop=32) - clean) ** 2))
+              for steps in (0, 30)]  # fmt: skip
+    assert errors[1] < 0.7 * errors[0]  # the untrained network is about the identity: SURE alone teaches it to denoise
 
 
 def test_checked_steps():

@@ -29,7 +29,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "that estimate stands for",
     )
     add_family_argument(
-        p, "replace the run's restorer options, e.g. noise_loss=renoise (Noisier2Noise) or noise_loss=blind_spot"
+        p,
+        "replace the run's restorer options, e.g. noise_loss=renoise (Noisier2Noise), noise_loss=sure (SURE) or "
+        "noise_loss=blind_spot",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")

@@ -34,23 +34,24 @@ from metagen.objectives.restoration import (
     rescale_loss,
     supervised_loss,
 )
-from metagen.objectives.sure import monte_carlo_sure
+from metagen.objectives.sure import monte_carlo_sure, sure_loss
 from metagen.tasks.fill import fill_unknown
 from metagen.tasks.task import Task
 
-NOISE_LOSSES = ("blind_spot", "renoise")
+NOISE_LOSSES = ("blind_spot", "renoise", "sure")
 NOISE_MODELS = ("white", "signal")
 
 
 class Restorer:
     """Options (``model.family`` in a recipe, or ``--family`` when restoring):
     noise_loss: the self-supervised loss on images with every pixel known: 'blind_spot' (masking,
-        Noise2Void / Noise2Self) or 'renoise' (Noisier2Noise, with the noise level estimated from
-        the image).
+        Noise2Void / Noise2Self), 'renoise' (Noisier2Noise, with the noise level estimated from
+        the image) or 'sure' (Monte-Carlo SURE, Soltanayev and Chun 2018, at the same estimated
+        level: the image at its own noise level, none added; ``metagen.objectives.sure``).
     mask_fraction: the share of pixels hidden by blind-spot masking and by the inpainting loss.
     renoise_alpha: Noisier2Noise's alpha, the scale of the added noise relative to the image's own.
-    noise_model: the noise re-noising adds: 'white', one level estimated per image, or 'signal', a
-        level that varies with the intensity, fitted per image (Poisson, speckle; see
+    noise_model: the noise level re-noising and SURE assume: 'white', one estimated per image, or
+        'signal', a level that varies with the intensity, fitted per image (Poisson, speckle; see
         ``metagen.objectives.noise_level``).
     keep_known: on inpainting (some pixels unknown), give back the known pixels as observed and the
         network's output only where pixels were lost, the composite of inpainting networks (e.g.
@@ -120,6 +121,8 @@ class Restorer:
             return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
         if self.noise_loss == "renoise":
             return renoise_loss(restore, x, gen, self.renoise_alpha, self.noise_model)
+        if self.noise_loss == "sure":
+            return sure_loss(restore, x, estimated_noise_std(x, self.noise_model), gen)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     @torch.no_grad()
@@ -227,7 +230,8 @@ def adapt_choosing_step(
     for step in checked_steps(steps, every):
         network = functools.partial(_network, family.model, path[step])
         probe = torch.Generator().manual_seed(seed)  # one probe for every step: their differences are what count
-        risks[step] = float(monte_carlo_sure(network, image[None], noise_std, probe)[0])
+        with torch.no_grad():
+            risks[step] = float(monte_carlo_sure(network, image[None], noise_std, probe)[0])
     chosen = min(risks, key=lambda s: (risks[s], s))
     return restore_with(family, path[chosen], noisy), StepChoice(chosen, risks)
 

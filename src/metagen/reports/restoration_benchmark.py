@@ -333,9 +333,10 @@ def _adaptation(runs: dict[str, dict[str, Any]]) -> str:
     """Which self-supervised loss the runs adapted with on fully known noisy images."""
     options = next((info.get("adaptation") for info in runs.values()), None) or {}
     loss = options.get("noise_loss", "blind_spot")
-    described = {"blind_spot": "blind-spot masking (Noise2Self)", "renoise": "re-noising (Noisier2Noise)"}
+    described = {"blind_spot": "blind-spot masking (Noise2Self)", "renoise": "re-noising (Noisier2Noise)",
+                 "sure": "Monte-Carlo SURE (Soltanayev and Chun 2018)"}  # fmt: skip
     level = ""
-    if loss == "renoise":
+    if loss in ("renoise", "sure"):
         signal = options.get("noise_model", "white") == "signal"
         level = (" with a noise level that varies with the intensity, fitted to each image (Foi et al. 2008)"
                  if signal else " with one noise level per image")  # fmt: skip
