@@ -15,9 +15,10 @@ run of the restoration table). A fixed step count picked by looking at such a ta
 the test images; ``--sure-every K`` adds rows that adapt up to the largest step count and keep, per
 image, the step (of every K-th) whose error SURE estimates lowest, from the noisy image alone
 (``metagen restore --sure-every``), with the steps chosen and the estimated PSNR beside the true
-one; ``--peers`` adds scikit-image's classical denoisers to the same run; ``--compare KEY=VALUE``
-adds the same step counts adapted with other options in the same run (``--compare noise_loss=sure``:
-SURE as the adaptation loss, Soltanayev and Chun 2018, against the run's re-noising).
+one; ``--peers`` adds scikit-image's classical denoisers to the same run; each ``--compare
+KEY=VALUE ...`` adds the same step counts adapted with other options in the same run
+(``--compare noise_loss=sure``: SURE as the adaptation loss, Soltanayev and Chun 2018, against the
+run's re-noising; ``--compare noise_estimator=weak_texture``: another noise-level estimate).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ def main() -> None:
     parser.add_argument("--sure-every", type=int, metavar="K",
                         help="add rows choosing the step per image by SURE, among every K-th up to the largest --steps")
     parser.add_argument("--peers", action="store_true", help="add scikit-image's classical denoisers")
-    parser.add_argument("--compare", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="add the step counts (above 0) adapted with these options in place of --family's")
+    parser.add_argument("--compare", nargs="+", action="append", default=[], metavar="KEY=VALUE",
+                        help="add the step counts (above 0) adapted with these options over --family's; repeatable")
     parser.add_argument("--output-name", default=NAME, help="the results file's name under benchmarks/results")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--seed", type=int, default=0)
@@ -75,22 +76,20 @@ def main() -> None:
     report(args, options, rows)
 
 
-def compared_options(args: argparse.Namespace, options: dict) -> dict | None:
-    """``--family``'s options with ``--compare``'s in their place; None without ``--compare``."""
-    if not args.compare:
-        return None
-    return {**options, **family_options(argparse.Namespace(family=args.compare))}
+def compared_options(args: argparse.Namespace, options: dict) -> dict[str, dict]:
+    """Each ``--compare``'s options over ``--family``'s, by the rows' label (the options as given)."""
+    return {" ".join(texts): {**options, **family_options(argparse.Namespace(family=texts))} for texts in args.compare}
 
 
-def score(args: argparse.Namespace, options: dict, compared: dict | None = None) -> list[dict]:
-    """Every condition under every step count, plain and with x8 self-ensemble; with ``compared``
-    (``--compare``'s options), the same step counts above 0 adapted with those; with
-    ``--sure-every``, the SURE-chosen rows (their chosen steps and estimated PSNR recorded)."""
+def score(args: argparse.Namespace, options: dict, compared: dict[str, dict] | None = None) -> list[dict]:
+    """Every condition under every step count, plain and with x8 self-ensemble; for each of
+    ``compared`` (``--compare``'s options by label), the same step counts above 0 adapted with
+    those; with ``--sure-every``, the SURE-chosen rows (their chosen steps and estimated PSNR)."""
     methods = {}
     for steps in args.steps:
-        for label, adaptation in ((f"{steps} steps", options), (f"{steps} steps, {_label(args.compare)}", compared)):
-            if adaptation is None or (adaptation is compared and steps == 0):
-                continue
+        variants = {f"{steps} steps": options}
+        variants.update({f"{steps} steps, {label}": these for label, these in (compared or {}).items() if steps})
+        for label, adaptation in variants.items():
             methods[label] = run_method(args.run, steps, args.device, None, adaptation)[0]
             ensemble = {**adaptation, "self_ensemble": True}
             methods[f"{label}{SELF_ENSEMBLE}"] = run_method(args.run, steps, args.device, None, ensemble)[0]
@@ -169,11 +168,6 @@ def report(args: argparse.Namespace, options: dict, rows: list[dict]) -> None:
                                             "seed": args.seed, "family": options, "sure_every": args.sure_every,
                                             "compare": compared_options(args, options),
                                             "machine": machine, "command": sys.argv[1:]})  # fmt: skip
-
-
-def _label(texts: list[str]) -> str:
-    """How the ``--compare`` rows are named: their options, as given."""
-    return " ".join(texts)
 
 
 def _seconds(row: dict) -> str:

@@ -15,6 +15,7 @@ from tests.conftest import REPO
         (["--conditions", "Set12:gaussian:sigma=75", "--steps", "-1"], "--steps must be 0 or more"),
         (["--conditions", "Set12:gaussian:sigma=75", "--sure-every", "0"], "--sure-every must be at least 1"),
         (["--conditions", "Set12:gaussian:sigma=75", "--steps", "1"], "run not found"),
+        (["--conditions", "Set12:gaussian:sigma=75", "--compare", "noise_loss"], "must look like key=value"),
     ],
 )
 def test_what_cannot_be_scored_is_refused(tmp_path, arguments, message):

@@ -578,16 +578,18 @@ def test_steps_benchmark_compares_another_adaptation_loss_in_the_same_run(restor
     condition = Condition("Set12", "gaussian:sigma=25", False)
     run = str(restoration_run / "run")
     args = argparse.Namespace(run=run, steps=[0, 2], conditions=[condition], max_images=1, family=["noise_loss=renoise"],
-                              compare=["noise_loss=sure"], sure_every=None, peers=False, device="cpu", seed=0)  # fmt: skip
+                              compare=[["noise_loss=sure"], ["noise_estimator=weak_texture"]], sure_every=None,
+                              peers=False, device="cpu", seed=0)  # fmt: skip
     options = {"noise_loss": "renoise"}
     compared = script.compared_options(args, options)
-    assert compared == {"noise_loss": "sure"}
+    assert compared == {"noise_loss=sure": {"noise_loss": "sure"},
+                        "noise_estimator=weak_texture": {"noise_loss": "renoise", "noise_estimator": "weak_texture"}}
     psnrs = {row["method"]: row["psnr"] for row in script.score(args, options, compared)}
     x8 = ", x8 self-ensemble"
-    assert set(psnrs) == {"0 steps", "0 steps" + x8, "2 steps", "2 steps" + x8,
-                          "2 steps, noise_loss=sure", "2 steps, noise_loss=sure" + x8}  # fmt: skip
+    variants = ["0 steps", "2 steps", "2 steps, noise_loss=sure", "2 steps, noise_estimator=weak_texture"]
+    assert set(psnrs) == {*variants, *(v + x8 for v in variants)}
     # the compared rows adapt with SURE: what the run adapted by SURE restores, scored alike
-    loaded = load_run(run, "cpu", "restorer", compared)
+    loaded = load_run(run, "cpu", "restorer", compared["noise_loss=sure"])
     clean = load_image_set("Set12", tmp_path / "restoration")[0].pixels
     reference, degraded = degrade(condition, clean, 0, 0)
     restored = adapt_and_restore(loaded.experiment.learner, loaded.experiment.family, degraded.image, None, 2)

@@ -26,6 +26,7 @@ from metagen.errors import ConfigError
 from metagen.meta.inner import Params
 from metagen.meta.learners import MetaLearner
 from metagen.nn.self_ensemble import self_ensemble
+from metagen.objectives.noise_level import NOISE_ESTIMATORS
 from metagen.objectives.restoration import (
     blind_spot_loss,
     estimated_noise_std,
@@ -53,6 +54,10 @@ class Restorer:
     noise_model: the noise level re-noising and SURE assume: 'white', one estimated per image, or
         'signal', a level that varies with the intensity, fitted per image (Poisson, speckle; see
         ``metagen.objectives.noise_level``).
+    noise_estimator: how those levels are read from the image: 'haar', the median absolute finest
+        wavelet coefficient (Donoho and Johnstone 1994), or 'weak_texture', the patches with the
+        least texture (Liu et al. 2013, with Chen et al. 2015's eigenvalue tail), which counts less
+        texture as noise.
     keep_known: on inpainting (some pixels unknown), give back the known pixels as observed and the
         network's output only where pixels were lost, the composite of inpainting networks (e.g.
         Yu et al. 2018, "Generative Image Inpainting with Contextual Attention"): the known pixels
@@ -78,6 +83,7 @@ class Restorer:
         keep_known: bool = True,
         noise_model: str = "white",
         self_ensemble: bool = False,
+        noise_estimator: str = "haar",
     ):
         if noise_loss not in NOISE_LOSSES:
             raise ConfigError(f"model.family.noise_loss must be one of {NOISE_LOSSES}, got {noise_loss!r}")
@@ -87,13 +93,17 @@ class Restorer:
             raise ConfigError(f"model.family.renoise_alpha must be positive, got {renoise_alpha}")
         if noise_model not in NOISE_MODELS:
             raise ConfigError(f"model.family.noise_model must be one of {NOISE_MODELS}, got {noise_model!r}")
+        if noise_estimator not in NOISE_ESTIMATORS:
+            raise ConfigError(
+                f"model.family.noise_estimator must be one of {NOISE_ESTIMATORS}, got {noise_estimator!r}"
+            )
         if not isinstance(keep_known, bool):
             raise ConfigError(f"model.family.keep_known must be true or false, got {keep_known!r}")
         if not isinstance(self_ensemble, bool):
             raise ConfigError(f"model.family.self_ensemble must be true or false, got {self_ensemble!r}")
         self.model, self.mask_fraction = model, mask_fraction
         self.noise_loss, self.renoise_alpha, self.keep_known = noise_loss, renoise_alpha, keep_known
-        self.noise_model, self.self_ensemble = noise_model, self_ensemble
+        self.noise_model, self.self_ensemble, self.noise_estimator = noise_model, self_ensemble, noise_estimator
         self.sr_scale: int | None = None
 
     @contextmanager
@@ -120,10 +130,15 @@ class Restorer:
         if not bool(y.all()):
             return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
         if self.noise_loss == "renoise":
-            return renoise_loss(restore, x, gen, self.renoise_alpha, self.noise_model)
+            return renoise_loss(restore, x, gen, self.renoise_alpha, self.noise_model, self.noise_estimator)
         if self.noise_loss == "sure":
-            return sure_loss(restore, x, estimated_noise_std(x, self.noise_model), gen)
+            return sure_loss(restore, x, self.noise_std(x), gen)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
+
+    def noise_std(self, noisy: torch.Tensor) -> torch.Tensor:
+        """The noise's standard deviation in ``noisy`` [B, C, H, W] as re-noising and SURE take it:
+        the family's noise model and estimator (``estimated_noise_std``)."""
+        return estimated_noise_std(noisy, self.noise_model, self.noise_estimator)
 
     @torch.no_grad()
     def restore(self, params: Params, degraded: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:
@@ -225,7 +240,7 @@ def adapt_choosing_step(
     Choosing step k gives exactly what adapting k steps gives. Two extra passes per step checked."""
     image, _ = _image_tensors(learner.model, noisy, None)
     path = adaptation_path(learner, noisy, steps, seed, crop, batch)
-    noise_std = estimated_noise_std(image[None], family.noise_model)
+    noise_std = family.noise_std(image[None])
     risks = {}
     for step in checked_steps(steps, every):
         network = functools.partial(_network, family.model, path[step])

@@ -42,23 +42,41 @@ def block_levels(means: torch.Tensor, window: int = 3) -> torch.Tensor:
     return F.avg_pool2d(F.pad(means, (pad, pad, pad, pad), mode="replicate"), window, stride=1)
 
 
-def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16) -> torch.Tensor:
+NOISE_ESTIMATORS = ("haar", "weak_texture")
+
+
+def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16, estimator: str = "haar") -> torch.Tensor:
     """The coefficients (a, b, c) of var(x) = a + b x + c x^2, [3], for the images of ``noisy``
     [B, C, H, W] together: one curve for the batch, which holds crops of one image (adaptation) or
-    patches of one task (training), so that the fit sees many blocks. The blocks are split into
-    ``bins`` groups of equal size by their intensity (:func:`block_levels`); each group gives a
-    robust variance (median absolute diagonal coefficient over 0.6745, squared) at its mean
-    intensity, and the curve is the non-negative least-squares fit to those points (Foi et al.
-    2008, with a quadratic term for multiplicative noise). With white noise the points scatter
-    around one level and the fit is close to flat; fitted crop by crop, texture would tilt it."""
+    patches of one task (training), so that the fit sees many blocks. The curve is the non-negative
+    least-squares fit to ``bins`` points (intensity, variance) (Foi et al. 2008, with a quadratic
+    term for multiplicative noise). ``estimator`` 'haar': the blocks of :func:`haar_blocks` split
+    into groups of equal size by their intensity (:func:`block_levels`), each group's variance
+    robust (median absolute diagonal coefficient over 0.6745, squared); 'weak_texture': the 7 x 7
+    patches split by their mean, each group's variance from its weak-texture patches
+    (``metagen.objectives.weak_texture``), which counts less texture as noise. With white noise the
+    points scatter around one level and the fit is close to flat."""
+    if estimator not in NOISE_ESTIMATORS:
+        raise ValueError(f"the noise estimator must be one of {NOISE_ESTIMATORS}, got {estimator!r}")
     noisy = noisy.detach().float()
+    if estimator == "weak_texture":
+        from metagen.objectives.weak_texture import binned_weak_texture_levels
+
+        level, variance = binned_weak_texture_levels(noisy, bins)
+    else:
+        level, variance = _haar_levels(noisy, bins)
+    coefficients, _ = nnls(np.stack([np.ones_like(level), level, level**2], axis=1), variance)
+    return torch.tensor(coefficients, dtype=noisy.dtype, device=noisy.device)
+
+
+def _haar_levels(noisy: torch.Tensor, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (intensity, variance) points of the 'haar' estimator of :func:`fit_noise_level_function`."""
     means, details = haar_blocks(noisy)
     mean, detail = block_levels(means).flatten().cpu().numpy(), details.flatten().abs().cpu().numpy()
     groups = [g for g in np.array_split(np.argsort(mean, kind="stable"), min(bins, mean.size)) if g.size]
     level = np.array([mean[g].mean() for g in groups], dtype=np.float64)
     variance = np.array([(np.median(detail[g]) / MAD_TO_STD) ** 2 for g in groups], dtype=np.float64)
-    coefficients, _ = nnls(np.stack([np.ones_like(level), level, level**2], axis=1), variance)
-    return torch.tensor(coefficients, dtype=noisy.dtype, device=noisy.device)
+    return level, variance
 
 
 def noise_std_map(noisy: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,13 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from metagen.objectives.noise_level import MAD_TO_STD, fit_noise_level_function, haar_blocks, noise_std_map
+from metagen.objectives.noise_level import (
+    MAD_TO_STD,
+    NOISE_ESTIMATORS,
+    fit_noise_level_function,
+    haar_blocks,
+    noise_std_map,
+)
 from metagen.tasks.fill import fill_unknown
 
 
@@ -118,13 +124,21 @@ def estimate_noise_sigma(x: torch.Tensor) -> torch.Tensor:
     return diagonal.abs().flatten(1).median(dim=1).values.view(-1, 1, 1, 1) / MAD_TO_STD
 
 
-def estimated_noise_std(noisy: torch.Tensor, noise_model: str = "white") -> torch.Tensor:
+def estimated_noise_std(noisy: torch.Tensor, noise_model: str = "white", estimator: str = "haar") -> torch.Tensor:
     """The noise's standard deviation in ``noisy`` [B, C, H, W], estimated blind: with
-    ``noise_model`` 'white', one level per image (:func:`estimate_noise_sigma`, [B, 1, 1, 1]); with
-    'signal', one per pixel from the noise-level function fitted to the batch (Foi et al. 2008;
-    ``metagen.objectives.noise_level``, [B, C, H, W])."""
+    ``noise_model`` 'white', one level per image ([B, 1, 1, 1]); with 'signal', one per pixel from
+    the noise-level function fitted to the batch (Foi et al. 2008; ``metagen.objectives.noise_level``,
+    [B, C, H, W]). ``estimator``: 'haar', from the finest diagonal wavelet coefficients
+    (:func:`estimate_noise_sigma`), or 'weak_texture', from the patches with the least texture
+    (Liu et al. 2013; ``metagen.objectives.weak_texture``)."""
     if noise_model == "signal":
-        return noise_std_map(noisy, fit_noise_level_function(noisy))
+        return noise_std_map(noisy, fit_noise_level_function(noisy, estimator=estimator))
+    if estimator == "weak_texture":
+        from metagen.objectives.weak_texture import estimate_noise_sigma_weak_texture
+
+        return estimate_noise_sigma_weak_texture(noisy)
+    if estimator != "haar":
+        raise ValueError(f"the noise estimator must be one of {NOISE_ESTIMATORS}, got {estimator!r}")
     return estimate_noise_sigma(noisy.detach())
 
 
@@ -134,6 +148,7 @@ def renoise_loss(
     gen: torch.Generator | None,
     alpha: float = 0.5,
     noise_model: str = "white",
+    estimator: str = "haar",
 ) -> torch.Tensor:
     """Self-supervised denoising loss by re-noising (Noisier2Noise, Moran et al. 2020), blind.
 
@@ -144,8 +159,9 @@ def renoise_loss(
     ``alpha`` keeps the input near the real noise level at the price of a noisier target.
     ``noise_model``: 'white', one level per image (:func:`estimate_noise_sigma`), or 'signal', a
     level that depends on the intensity (``metagen.objectives.noise_level``: Poisson, speckle),
-    so that m has n's distribution where n's level varies. noisy [B, C, H, W]."""
-    sigma = estimated_noise_std(noisy, noise_model)
+    so that m has n's distribution where n's level varies; ``estimator``, how the level is read
+    (:func:`estimated_noise_std`). noisy [B, C, H, W]."""
+    sigma = estimated_noise_std(noisy, noise_model, estimator)
     draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
     extra = draw.to(noisy.device) * sigma
     return F.mse_loss(restore(noisy + alpha * extra), noisy - extra / alpha)
