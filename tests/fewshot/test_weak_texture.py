@@ -90,3 +90,14 @@ def test_the_restorer_takes_the_estimator_and_refuses_an_unknown_one():
     with pytest.raises(ConfigError, match="noise_estimator"):
         Restorer(UNet(1, 4, 1), noise_estimator="pca")
     assert float(family.noise_std(noisy)) == pytest.approx(0.03, rel=0.06)
+
+
+def test_the_binned_levels_of_pure_noise_read_its_level_from_a_batch_of_crops():
+    from metagen.objectives.weak_texture import binned_weak_texture_levels
+
+    noise = 0.5 + 0.1 * torch.randn(8, 1, 64, 64, generator=torch.Generator().manual_seed(5))  # adaptation's batch
+    levels, variances = binned_weak_texture_levels(noise, bins=16)
+    assert 3 <= len(levels) < 16  # fewer groups, each with enough patches for its covariance
+    assert np.all(np.diff(levels) > 0)
+    assert variances.mean() / 0.01 == pytest.approx(1.0, abs=0.03)
+    assert np.all(np.abs(variances / 0.01 - 1) < 0.06)

@@ -1,0 +1,46 @@
+"""The noise-estimation benchmark: on images with fine stripes, the table shows the weak-texture
+estimate reading the added level where the wavelet ones read the stripes too; what it cannot score
+is refused with no traceback."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+from tests.conftest import REPO, write_image
+from tests.fewshot.test_weak_texture import textured
+
+SCRIPT = REPO / "benchmarks" / "noise_estimation.py"
+
+
+def run(*arguments, data=None):
+    env = {**os.environ, "METAGEN_DATA": str(data)} if data else os.environ
+    return subprocess.run([sys.executable, str(SCRIPT), *arguments], capture_output=True, text=True, env=env)
+
+
+def test_the_table_reads_the_added_level_per_estimator(tmp_path):
+    for i in range(2):
+        write_image(tmp_path / "restoration" / "Set12" / f"{i:02d}.png", np.uint8(textured(seed=i) * 255))
+    done = run("--sets", "Set12", "--output-name", str(tmp_path / "table"), data=tmp_path)
+    assert done.returncode == 0, done.stderr
+    table = json.loads((tmp_path / "table.json").read_text())
+    white = {(r["noise"], r["estimator"]): r for r in table["white"]}
+    low = "gaussian:sigma=5"
+    assert white[(low, "weak_texture (metagen)")]["mean_abs_error"] < 1.0  # of 5 levels
+    for wavelet in ("haar (metagen)", "estimate_sigma (scikit-image)"):
+        assert white[(low, wavelet)]["mean_read"] > 6.5  # the stripes read as noise
+    row = white[("gaussian:sigma=50", "haar (metagen)")]
+    assert row["images"] == 2 and abs(row["mean_read"] - 50) <= row["mean_abs_error"] + 1e-9
+    assert {r["estimator"] for r in table["signal"]} == {"haar (metagen), fitted curve",
+                                                         "weak_texture (metagen), fitted curve"}  # fmt: skip
+    assert all(0.8 < r["variance_ratio"] < 1.25 for r in table["signal"])
+    assert "| Set12 | gaussian:sigma=5 | weak_texture (metagen) |" in (tmp_path / "table.md").read_text()
+
+
+def test_what_cannot_be_scored_is_refused(tmp_path):
+    for arguments, message in ((["--max-images", "0"], "--max-images must be at least 1"),
+                               (["--sets", "Set99"], "Set99")):  # fmt: skip
+        done = run(*arguments, "--output-name", str(tmp_path / "x"), data=tmp_path)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
