@@ -101,3 +101,10 @@ def test_the_binned_levels_of_pure_noise_read_its_level_from_a_batch_of_crops():
     assert np.all(np.diff(levels) > 0)
     assert variances.mean() / 0.01 == pytest.approx(1.0, abs=0.03)
     assert np.all(np.abs(variances / 0.01 - 1) < 0.06)
+
+
+def test_an_image_too_small_for_a_covariance_gets_the_wavelet_estimate():
+    small = torch.rand(2, 1, 8, 9, generator=torch.Generator().manual_seed(6))  # 6 patches of 49 pixels
+    assert torch.equal(estimate_noise_sigma_weak_texture(small), estimate_noise_sigma(small))
+    assert torch.equal(fit_noise_level_function(small, estimator="weak_texture"), fit_noise_level_function(small))
+    assert float(estimate_noise_sigma_weak_texture(torch.rand(1, 1, 40, 40))) > 0.1  # uniform noise: std 0.29

@@ -64,13 +64,14 @@ def fit_noise_level_function(noisy: torch.Tensor, bins: int = 16, estimator: str
 
         level, variance = binned_weak_texture_levels(noisy, bins)
     else:
-        level, variance = _haar_levels(noisy, bins)
+        level, variance = haar_levels(noisy, bins)
     coefficients, _ = nnls(np.stack([np.ones_like(level), level, level**2], axis=1), variance)
     return torch.tensor(coefficients, dtype=noisy.dtype, device=noisy.device)
 
 
-def _haar_levels(noisy: torch.Tensor, bins: int) -> tuple[np.ndarray, np.ndarray]:
-    """The (intensity, variance) points of the 'haar' estimator of :func:`fit_noise_level_function`."""
+def haar_levels(noisy: torch.Tensor, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (intensity, variance) points of the 'haar' estimator of :func:`fit_noise_level_function`
+    for the images of ``noisy`` [B, C, H, W] together."""
     means, details = haar_blocks(noisy)
     mean, detail = block_levels(means).flatten().cpu().numpy(), details.flatten().abs().cpu().numpy()
     groups = [g for g in np.array_split(np.argsort(mean, kind="stable"), min(bins, mean.size)) if g.size]

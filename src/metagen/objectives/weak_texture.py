@@ -91,6 +91,8 @@ def weak_texture_variance(patches: torch.Tensor, energy: torch.Tensor, patch: in
     shape, scale = _energy_gamma(patch)
     variance = _variance_of(patches)
     for _ in range(ROUNDS):
+        if variance <= 0:
+            break
         weak = energy < float(gamma.ppf(CONFIDENCE, shape, scale=scale * variance))
         if int(weak.sum()) < 2 * patches.shape[1]:
             break
@@ -98,11 +100,22 @@ def weak_texture_variance(patches: torch.Tensor, energy: torch.Tensor, patch: in
     return variance
 
 
+def too_small(x: torch.Tensor, patch: int = PATCH) -> bool:
+    """Whether each image of x [B, C, H, W] has fewer ``patch`` x ``patch`` patches than twice a
+    patch's pixels: too few for a covariance of that many dimensions."""
+    h, w = x.shape[-2:]
+    return max(h - patch + 1, 0) * max(w - patch + 1, 0) * x.shape[1] < 2 * patch * patch
+
+
 def estimate_noise_sigma_weak_texture(x: torch.Tensor, patch: int = PATCH) -> torch.Tensor:
     """Blind estimate of the standard deviation of white noise in each image of x [B, C, H, W]
-    (the patches of every channel pooled): see the module. Returns [B, 1, 1, 1]."""
+    (the patches of every channel pooled): see the module. Returns [B, 1, 1, 1]. An image with too
+    few patches for their covariance (:func:`too_small`) gets the wavelet estimate instead."""
     x = x.detach()
-    patch = min(patch, *x.shape[-2:])
+    if too_small(x, patch):
+        from metagen.objectives.restoration import estimate_noise_sigma
+
+        return estimate_noise_sigma(x)
     patches, energy = channel_patches(x, patch), gradient_energy(x, patch)
     levels = [weak_texture_variance(p.flatten(0, 1), e.flatten(), patch) ** 0.5 for p, e in zip(patches, energy)]
     return torch.tensor(levels, dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
@@ -112,9 +125,13 @@ def binned_weak_texture_levels(noisy: torch.Tensor, bins: int, patch: int = PATC
     """The points of a noise-level function (``metagen.objectives.noise_level``) for the images of
     ``noisy`` [B, C, H, W] together: their patches split into ``bins`` groups of equal size by their
     mean intensity (fewer where a group would hold under ``GROUP_PATCHES``), and per group (mean
-    intensity, :func:`weak_texture_variance`)."""
+    intensity, :func:`weak_texture_variance`); the wavelet points (``noise_level.haar_levels``)
+    where the images are too small (:func:`too_small`)."""
     noisy = noisy.detach()
-    patch = min(patch, *noisy.shape[-2:])
+    if too_small(noisy, patch):
+        from metagen.objectives.noise_level import haar_levels
+
+        return haar_levels(noisy, bins)
     patches = channel_patches(noisy, patch).reshape(-1, patch * patch)
     energy = gradient_energy(noisy, patch).flatten()
     means = patches.mean(dim=1)
