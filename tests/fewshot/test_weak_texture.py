@@ -108,3 +108,25 @@ def test_an_image_too_small_for_a_covariance_gets_the_wavelet_estimate():
     assert torch.equal(estimate_noise_sigma_weak_texture(small), estimate_noise_sigma(small))
     assert torch.equal(fit_noise_level_function(small, estimator="weak_texture"), fit_noise_level_function(small))
     assert float(estimate_noise_sigma_weak_texture(torch.rand(1, 1, 40, 40))) > 0.1  # uniform noise: std 0.29
+
+
+def test_adaptation_estimates_the_noise_level_of_its_batch_once(monkeypatch):
+    import metagen.fewshot.restorer as restorer
+    from metagen.fewshot.restorer import adapt_and_restore
+    from metagen.meta import InnerLoop, make_learner
+
+    calls = []
+    estimate = restorer.estimated_noise_std
+    monkeypatch.setattr(restorer, "estimated_noise_std", lambda *args: calls.append(args[0]) or estimate(*args))
+    noisy = textured() + np.random.default_rng(7).normal(0, 0.05, (96, 112)).astype(np.float32)
+    for loss in ("renoise", "sure"):
+        calls.clear()
+        family = Restorer(UNet(1, 4, 1), noise_loss=loss, noise_estimator="weak_texture")
+        learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(5, 1e-3, "adam"), 1e-3)
+        adapt_and_restore(learner, family, noisy, None, steps=5, crop=32)
+        assert len(calls) == 1, loss  # five steps on one batch of crops
+    batch = torch.from_numpy(noisy[None, None, :48, :48].copy())
+    first = family.noise_std(batch)
+    assert family.noise_std(batch) is first and len(calls) == 2  # asked again: the same estimate
+    batch.mul_(2)  # the same tensor changed in place is estimated again
+    assert float(family.noise_std(batch)) == pytest.approx(2 * float(first), rel=1e-5) and len(calls) == 3

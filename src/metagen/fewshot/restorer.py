@@ -105,6 +105,7 @@ class Restorer:
         self.noise_loss, self.renoise_alpha, self.keep_known = noise_loss, renoise_alpha, keep_known
         self.noise_model, self.self_ensemble, self.noise_estimator = noise_model, self_ensemble, noise_estimator
         self.sr_scale: int | None = None
+        self._noise_level: tuple[torch.Tensor, int, torch.Tensor] | None = None  # (batch, its version, level)
 
     @contextmanager
     def super_resolving(self, scale: int | None) -> Iterator[None]:
@@ -130,15 +131,21 @@ class Restorer:
         if not bool(y.all()):
             return refill_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
         if self.noise_loss == "renoise":
-            return renoise_loss(restore, x, gen, self.renoise_alpha, self.noise_model, self.noise_estimator)
+            return renoise_loss(restore, x, gen, self.renoise_alpha, noise_std=self.noise_std(x))
         if self.noise_loss == "sure":
             return sure_loss(restore, x, self.noise_std(x), gen)
         return blind_spot_loss(restore, x, y.to(x.dtype), gen, self.mask_fraction)
 
     def noise_std(self, noisy: torch.Tensor) -> torch.Tensor:
         """The noise's standard deviation in ``noisy`` [B, C, H, W] as re-noising and SURE take it:
-        the family's noise model and estimator (``estimated_noise_std``)."""
-        return estimated_noise_std(noisy, self.noise_model, self.noise_estimator)
+        the family's noise model and estimator (``estimated_noise_std``). The inner loop steps on
+        one batch many times; its level is estimated once (again if the batch changes in place)."""
+        cached = self._noise_level
+        if cached is not None and cached[0] is noisy and cached[1] == noisy._version:
+            return cached[2]
+        level = estimated_noise_std(noisy, self.noise_model, self.noise_estimator)
+        self._noise_level = (noisy, noisy._version, level)
+        return level
 
     @torch.no_grad()
     def restore(self, params: Params, degraded: torch.Tensor, known: torch.Tensor | None = None) -> torch.Tensor:

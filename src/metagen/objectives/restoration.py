@@ -148,7 +148,7 @@ def renoise_loss(
     gen: torch.Generator | None,
     alpha: float = 0.5,
     noise_model: str = "white",
-    estimator: str = "haar",
+    noise_std: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Self-supervised denoising loss by re-noising (Noisier2Noise, Moran et al. 2020), blind.
 
@@ -159,9 +159,10 @@ def renoise_loss(
     ``alpha`` keeps the input near the real noise level at the price of a noisier target.
     ``noise_model``: 'white', one level per image (:func:`estimate_noise_sigma`), or 'signal', a
     level that depends on the intensity (``metagen.objectives.noise_level``: Poisson, speckle),
-    so that m has n's distribution where n's level varies; ``estimator``, how the level is read
-    (:func:`estimated_noise_std`). noisy [B, C, H, W]."""
-    sigma = estimated_noise_std(noisy, noise_model, estimator)
+    so that m has n's distribution where n's level varies. ``noise_std``: the level already
+    estimated (:func:`estimated_noise_std`, broadcastable to ``noisy``), instead of estimating it
+    here with ``noise_model``. noisy [B, C, H, W]."""
+    sigma = estimated_noise_std(noisy, noise_model) if noise_std is None else noise_std
     draw = torch.randn(noisy.shape, generator=gen) if gen is not None else torch.randn(noisy.shape)
     extra = draw.to(noisy.device) * sigma
     return F.mse_loss(restore(noisy + alpha * extra), noisy - extra / alpha)

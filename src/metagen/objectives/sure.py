@@ -60,7 +60,6 @@ def monte_carlo_sure(
     return fit - variance.flatten(1).mean(1) + 2 * divergence
 
 
-
 def sure_loss(
     denoise: Callable[[torch.Tensor], torch.Tensor],
     noisy: torch.Tensor,
