@@ -4,8 +4,8 @@ covariance eigenvalues (Chen, Zhu and Heng 2015, "An Efficient Statistical Metho
 Level Estimation").
 
 The median absolute finest wavelet coefficient (Donoho and Johnstone 1994; ``estimate_noise_sigma``)
-counts fine texture as noise: on BSD68 it reads about 16 for noise of level 15. Liu et al. keep the
-patches whose gradient energy (the summed squared differences between neighbouring pixels in the
+counts fine texture as noise: on BSD68 it reads 16.5 for noise of level 15
+(``benchmarks/noise_estimation.py``). Liu et al. keep the patches whose gradient energy (the summed squared differences between neighbouring pixels in the
 patch) is no more than noise of the current level would give with high probability, and estimate
 the level again from those, a few rounds. The level of a set of patches is the mean of the largest
 set of smallest eigenvalues of their covariance whose mean is also their median (Chen et al.: noise
