@@ -5,12 +5,13 @@ Level Estimation").
 
 The median absolute finest wavelet coefficient (Donoho and Johnstone 1994; ``estimate_noise_sigma``)
 counts fine texture as noise: on BSD68 it reads 16.5 for noise of level 15
-(``benchmarks/noise_estimation.py``). Liu et al. keep the patches whose gradient energy (the summed squared differences between neighbouring pixels in the
-patch) is no more than noise of the current level would give with high probability, and estimate
-the level again from those, a few rounds. The level of a set of patches is the mean of the largest
-set of smallest eigenvalues of their covariance whose mean is also their median (Chen et al.: noise
-alone spreads its eigenvalues symmetrically; structure adds large ones), which, unlike the smallest
-eigenvalue Liu et al. take, is not pulled down by the spread of a sample covariance's eigenvalues.
+(``benchmarks/noise_estimation.py``). Liu et al. keep the patches whose gradient energy (the
+summed squared differences between neighbouring pixels in the patch) is no more than noise of the
+current level would give with high probability, and estimate the level again from those, a few
+rounds. The level of a set of patches is the mean of the largest set of smallest eigenvalues of
+their covariance whose mean is also their median (Chen et al.: noise alone spreads its eigenvalues
+symmetrically; structure adds large ones), which, unlike the smallest eigenvalue Liu et al. take,
+is not pulled down by the spread of a sample covariance's eigenvalues.
 
 For white noise of variance s^2, a patch's gradient energy is n^T M n with M = Dh^T Dh + Dv^T Dv
 (Dh, Dv: the differences inside the patch); the threshold is a quantile of the gamma distribution
