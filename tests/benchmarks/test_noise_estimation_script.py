@@ -39,8 +39,25 @@ def test_the_table_reads_the_added_level_per_estimator(tmp_path):
     assert "| Set12 | gaussian:sigma=5 | weak_texture (metagen) |" in (tmp_path / "table.md").read_text()
 
 
+def test_levels_read_on_crops_count_each_crop(tmp_path):
+    for i in range(2):
+        write_image(tmp_path / "restoration" / "Set12" / f"{i:02d}.png", np.uint8(textured(seed=i) * 255))
+    done = run("--sets", "Set12", "--crop", "48", "--crops-per-image", "3", "--output-name", str(tmp_path / "t"),
+               data=tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    table = json.loads((tmp_path / "t.json").read_text())
+    assert table["signal"] == [] and table["crop"] == 48
+    assert all(r["images"] == 6 for r in table["white"])  # 3 crops of each of 2 images
+    row = next(r for r in table["white"] if r["noise"] == "gaussian:sigma=50" and r["estimator"].startswith("haar"))
+    assert abs(row["mean_read"] - 50) < 5
+    text = (tmp_path / "t.md").read_text()
+    assert "3 random 48x48 crops" in text and "fitted noise-level function" not in text
+
+
 def test_what_cannot_be_scored_is_refused(tmp_path):
+    write_image(tmp_path / "restoration" / "Set12" / "00.png", np.uint8(textured() * 255))
     for arguments, message in ((["--max-images", "0"], "--max-images must be at least 1"),
-                               (["--sets", "Set99"], "Set99")):  # fmt: skip
+                               (["--sets", "Set99"], "Set99"), (["--crop", "4"], "--crop must be at least 8"),
+                               (["--crop", "100"], "--crop 100 is larger than an image of 112x96")):  # fmt: skip
         done = run(*arguments, "--output-name", str(tmp_path / "x"), data=tmp_path)
         assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr

@@ -57,7 +57,8 @@ class Restorer:
     noise_estimator: how those levels are read from the image: 'haar', the median absolute finest
         wavelet coefficient (Donoho and Johnstone 1994), or 'weak_texture', the patches with the
         least texture (Liu et al. 2013, with Chen et al. 2015's eigenvalue tail), which counts less
-        texture as noise.
+        texture as noise: the better level to adapt with at test time, but meta-training re-noising
+        at it gave a worse network than at the wavelet level (benchmarks/restoration_noise_estimator.py).
     keep_known: on inpainting (some pixels unknown), give back the known pixels as observed and the
         network's output only where pixels were lost, the composite of inpainting networks (e.g.
         Yu et al. 2018, "Generative Image Inpainting with Contextual Attention"): the known pixels

@@ -1,0 +1,31 @@
+"""The restoration benchmarks that meta-train variants from one pretraining (step weights, noise
+estimator) refuse on the command line what they cannot train with, before training anything."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+STEP_WEIGHTS, NOISE_ESTIMATOR = "restoration_step_weights.py", "restoration_noise_estimator.py"
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "message"),
+    [
+        (STEP_WEIGHTS, ["--train-seconds", "0", "--step-weights", "1", "1", "1"],
+         "--train-seconds and --transfer-seconds must be"),
+        (STEP_WEIGHTS, ["--step-weights", "1", "1"], "one weight per inner step"),  # the recipe has 2 inner steps
+        (STEP_WEIGHTS, ["--step-weights", "0", "0", "0"], "not all 0"),
+        (NOISE_ESTIMATOR, ["--transfer-seconds", "0"], "--train-seconds and --transfer-seconds must be"),
+        (NOISE_ESTIMATOR, ["--meta-override", "meta.inner_steps=-1"], "meta.inner_steps must be 0 or more"),
+        (NOISE_ESTIMATOR, ["--override", "train.nonsense=1"], "unknown config key train.nonsense"),
+    ],
+)  # fmt: skip
+def test_what_cannot_be_trained_is_refused(tmp_path, script, arguments, message):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / script), *arguments,
+                           "--runs-dir", str(tmp_path / "runs")], capture_output=True, text=True)  # fmt: skip
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "runs").exists()  # nothing trained
