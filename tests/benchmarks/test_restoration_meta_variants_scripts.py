@@ -1,5 +1,6 @@
-"""The restoration benchmarks that meta-train variants from one pretraining (step weights, noise
-estimator) refuse on the command line what they cannot train with, before training anything."""
+"""The restoration benchmarks that train variants of the recipe side by side (step weights, noise
+estimator, learning-rate schedule) refuse on the command line what they cannot train with, before
+training anything."""
 
 import subprocess
 import sys
@@ -9,6 +10,7 @@ import pytest
 from tests.conftest import REPO
 
 STEP_WEIGHTS, NOISE_ESTIMATOR = "restoration_step_weights.py", "restoration_noise_estimator.py"
+LR_SCHEDULE = "restoration_lr_schedule.py"
 
 
 @pytest.mark.parametrize(
@@ -21,6 +23,9 @@ STEP_WEIGHTS, NOISE_ESTIMATOR = "restoration_step_weights.py", "restoration_nois
         (NOISE_ESTIMATOR, ["--transfer-seconds", "0"], "--train-seconds and --transfer-seconds must be"),
         (NOISE_ESTIMATOR, ["--meta-override", "meta.inner_steps=-1"], "meta.inner_steps must be 0 or more"),
         (NOISE_ESTIMATOR, ["--override", "train.nonsense=1"], "unknown config key train.nonsense"),
+        (LR_SCHEDULE, ["--train-seconds", "-5"], "--train-seconds and --transfer-seconds must be"),
+        (LR_SCHEDULE, ["--override", "train.lr_schedule=linear"], "'linear' is not a valid choice"),
+        (LR_SCHEDULE, ["--sure-steps", "10", "0"], "--sure-steps"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_trained_is_refused(tmp_path, script, arguments, message):

@@ -75,10 +75,13 @@ class TrainConfig:
     discriminator winning outright count as a divergence (0: never). ``init_from`` starts the
     network from the weights of another run of the same network (its folder or checkpoint), as
     meta-transfer learning does (Soh et al. 2020, "Meta-Transfer Learning for Zero-Shot
-    Super-Resolution"): ordinary training first, meta-learning from there."""
+    Super-Resolution"): ordinary training first, meta-learning from there. ``lr_schedule``: the
+    outer learning rate constant, or 'cosine', decayed to zero over the run (its steps or its time
+    budget, whichever ends it; ``metagen.train.schedule``)."""
 
     steps: int = 1000
     time_budget_s: float | None = None
+    lr_schedule: Literal["constant", "cosine"] = "constant"
     init_from: str | None = None
     seed: int = 0
     device: str = "cpu"

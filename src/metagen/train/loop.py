@@ -27,6 +27,7 @@ from metagen.train.experiment import (
     network_spec_for,
 )
 from metagen.train.logging import RunLogger
+from metagen.train.schedule import lr_factor, training_progress
 from metagen.train.sources import load_task_source
 from metagen.train.stability import DivergenceWatch, Rollbacks
 from metagen.train.state import (
@@ -67,8 +68,11 @@ class DivergenceError(MetagenError):
     """Training diverged and rolling back did not cure it."""
 
 
-def _scale_learning_rates(exp: Experiment, scale: float) -> None:
-    exp.learner.set_learning_rates(outer=exp.config.meta.outer_lr * scale, inner=exp.config.meta.inner_lr * scale)
+def _scale_learning_rates(exp: Experiment, scale: float, outer_factor: float = 1.0) -> None:
+    """The recipe's learning rates times ``scale`` (lowered by rollbacks); the outer one also times
+    ``outer_factor`` (its schedule's, ``metagen.train.schedule``)."""
+    m = exp.config.meta
+    exp.learner.set_learning_rates(outer=m.outer_lr * scale * outer_factor, inner=m.inner_lr * scale)
 
 
 def _roll_back(
@@ -205,8 +209,15 @@ def train(
     try:
         while step < config.train.steps:
             step += 1
+            if config.train.lr_schedule != "constant":
+                trained = earlier_seconds + time.perf_counter() - t0 - preview_seconds
+                factor = lr_factor(config.train.lr_schedule, training_progress(step - 1, config.train.steps,
+                                                                               trained, budget))  # fmt: skip
+                _scale_learning_rates(exp, rollbacks.lr_scale, factor)
             tasks = [t.to(device) for t in source.sampler.sample_batch(np_rng, m.meta_batch)]
             metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
+            if config.train.lr_schedule != "constant":
+                metrics["outer_lr"] = exp.learner.outer_lr
             metrics.update(diagnostics())
             loss = metrics["loss"]
             reason = watch.verdict(step, metrics, exp.learner.meta_parameters())
