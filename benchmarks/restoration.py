@@ -31,13 +31,15 @@ import shlex
 import shutil
 import sys
 from pathlib import Path
+from typing import Any, Sequence
 
 from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
 
 from metagen.cli.generate_cmd import family_options
 from metagen.cli.restore_cmd import sure_option
-from metagen.errors import InputError
+from metagen.errors import ConfigError, InputError
 from metagen.reports.restoration_benchmark import CONDITION_GROUPS, benchmark_markdown, run_benchmark
+from metagen.train.config import load_config
 
 RECIPES = Path(__file__).resolve().parents[1] / "configs" / "restoration"
 RECIPE, SR_RECIPE = RECIPES / "denoise_unet_fomaml.yaml", RECIPES / "sr_unet_fomaml.yaml"
@@ -55,6 +57,37 @@ def pretrain_job(out: Path, seconds: float, device: str, overrides: list[str], r
     """The (recipe, overrides, folder) of meta-transfer's first stage: ``recipe`` trained
     ordinarily for ``seconds`` into ``out/plain-pretrain``."""
     return recipe, budget(seconds, device, overrides) + PLAIN, out / "plain-pretrain"
+
+
+def transfer_job(args: argparse.Namespace, pretrained: Path, out: Path, overrides: Sequence[str] = ()) -> tuple:
+    """The (recipe, overrides, folder) of meta-transfer's second stage in a side table: the recipe
+    meta-trained from ``pretrained``'s weights for ``--transfer-seconds`` into ``out``, with
+    ``--override``, ``--meta-override`` and then ``overrides`` (the variant's own)."""
+    return (RECIPE, budget(args.transfer_seconds, args.device, args.override)
+            + [f"train.init_from={pretrained}", *args.meta_override, *overrides], out)  # fmt: skip
+
+
+def refuse_unloadable(parser: argparse.ArgumentParser, jobs: Sequence[tuple]) -> None:
+    """Exit with a usage error, before anything trains, if the recipe refuses a job's overrides."""
+    try:
+        for recipe, overrides, _ in jobs:
+            load_config(recipe, overrides)
+    except ConfigError as error:
+        parser.error(str(error))
+
+
+def write_side_table(name: str, title: str, result: Any, args: argparse.Namespace, preamble: str,
+                     extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+    """Write the side table ``name`` of the restoration benchmark under benchmarks/results: the
+    table of ``result`` titled ``title`` with ``preamble`` (what its rows are) above its runs and
+    the command that made it below, and its JSON twin (rows, runs, seed, machine, ``extra``)."""
+    machine = machine_info()
+    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=title)
+    lines[2:2] = [preamble, ""]
+    lines += ["", f"Command: `python benchmarks/{name}.py {shlex.join(sys.argv[1:])}`."]
+    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
+               **(extra or {}), "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
+    write_results(name, lines, payload)
 
 
 def train_runs(

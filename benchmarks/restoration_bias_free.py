@@ -20,12 +20,10 @@ produced benchmarks/results/restoration_bias_free.md (with --runs-dir /work/runs
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import add_transfer_arguments, check_budgets, pretrain_job, sure_choice, train_runs
+from _common import RESULTS, train_in_parallel
+from restoration import add_transfer_arguments, check_budgets, pretrain_job, sure_choice, train_runs, write_side_table
 
 from metagen.cli.generate_cmd import family_options
 from metagen.reports.restoration_benchmark import (
@@ -33,7 +31,6 @@ from metagen.reports.restoration_benchmark import (
     META_LABEL,
     PLAIN_LABEL,
     PLAIN_STEPS,
-    benchmark_markdown,
     run_benchmark,
 )
 
@@ -65,16 +62,10 @@ def main() -> None:
         extra_runs=[(f"{META_LABEL}, {BIASED}", biased_meta, (0, 10)),
                     (f"{PLAIN_LABEL}, {BIASED}", biased_plain, PLAIN_STEPS)],
     )  # fmt: skip
-    machine = machine_info()
-    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=TITLE)
-    lines[2:2] = [f"Rows without '{BIASED}' are the bias-free U-Net (`model.options.bias_free=true`); the rows "
-                  f"'{BIASED}' are the recipe's U-Net as it is, trained the same way for the same time. The targets "
-                  "below are the restoration issue's, checked for the bias-free network.", ""]  # fmt: skip
-    lines += ["", f"Command: `python benchmarks/restoration_bias_free.py {shlex.join(sys.argv[1:])}`."]
-    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
-               "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
-    write_results(NAME, lines, payload)
-
+    write_side_table(NAME, TITLE, result, args,
+                     f"Rows without '{BIASED}' are the bias-free U-Net (`model.options.bias_free=true`); the rows "
+                     f"'{BIASED}' are the recipe's U-Net as it is, trained the same way for the same time. The targets "
+                     "below are the restoration issue's, checked for the bias-free network.")  # fmt: skip
 
 if __name__ == "__main__":
     main()

@@ -18,24 +18,21 @@ produced benchmarks/results/restoration_lr_schedule.md (with --runs-dir /work/ru
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job, sure_choice
+from _common import RESULTS, train_in_parallel
+from restoration import (
+    add_transfer_arguments,
+    check_budgets,
+    pretrain_job,
+    refuse_unloadable,
+    sure_choice,
+    transfer_job,
+    write_side_table,
+)
 
 from metagen.cli.generate_cmd import family_options
-from metagen.errors import ConfigError
-from metagen.reports.restoration_benchmark import (
-    MATCHED,
-    META_LABEL,
-    NOISE_RANGE,
-    PLAIN_LABEL,
-    benchmark_markdown,
-    run_benchmark,
-)
-from metagen.train.config import load_config
+from metagen.reports.restoration_benchmark import MATCHED, META_LABEL, NOISE_RANGE, PLAIN_LABEL, run_benchmark
 
 NAME = "restoration_lr_schedule"
 CONSTANT = "constant learning rate"
@@ -56,14 +53,9 @@ def main() -> None:
     out = Path(args.runs_dir)
     pretraining = {name: pretrain_job(out / name, args.train_seconds, args.device, [*args.override, *overrides])
                    for name, overrides in VARIANTS.items()}  # fmt: skip
-    meta = {name: (RECIPE, budget(args.transfer_seconds, args.device, [*args.override, *overrides])
-                   + [f"train.init_from={pretraining[name][2]}", *args.meta_override], out / name / "meta")
+    meta = {name: transfer_job(args, pretraining[name][2], out / name / "meta", overrides)
             for name, overrides in VARIANTS.items()}  # fmt: skip
-    try:  # before any training: overrides the recipe refuses
-        for job in [*pretraining.values(), *meta.values()]:
-            load_config(job[0], job[1])
-    except ConfigError as error:
-        parser.error(str(error))
+    refuse_unloadable(parser, [*pretraining.values(), *meta.values()])
     train_in_parallel(list(pretraining.values()))
     train_in_parallel(list(meta.values()))
     result = run_benchmark(
@@ -72,19 +64,14 @@ def main() -> None:
         extra_runs=[(f"{META_LABEL}, {CONSTANT}", meta["constant"][2], (0, 10)),
                     (f"{PLAIN_LABEL}, {CONSTANT}", pretraining["constant"][2], (0, 10))],
     )  # fmt: skip
-    machine = machine_info()
-    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=TITLE)
-    lines[2:2] = [f"Rows without '{CONSTANT}': every stage trained with `train.lr_schedule=cosine`, the outer "
-                  f"learning rate decayed to zero over the stage's budget; '{CONSTANT}': the same recipe with the "
-                  "rate constant, trained at the same time for the same times, one core each. The ordinary rows are "
-                  f"the pretrainings ({args.train_seconds:.0f} s; the meta-learned runs had "
-                  f"{args.transfer_seconds:.0f} s more). Every run is adapted with the same options "
-                  f"({family_options(args) or 'its recipe'}). The targets below are the restoration issue's, checked "
-                  "for the cosine run.", ""]  # fmt: skip
-    lines += ["", f"Command: `python benchmarks/restoration_lr_schedule.py {shlex.join(sys.argv[1:])}`."]
-    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
-               "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
-    write_results(NAME, lines, payload)
+    write_side_table(NAME, TITLE, result, args,
+                     f"Rows without '{CONSTANT}': every stage trained with `train.lr_schedule=cosine`, the outer "
+                     f"learning rate decayed to zero over the stage's budget; '{CONSTANT}': the same recipe with the "
+                     "rate constant, trained at the same time for the same times, one core each. The ordinary rows are "
+                     f"the pretrainings ({args.train_seconds:.0f} s; the meta-learned runs had "
+                     f"{args.transfer_seconds:.0f} s more). Every run is adapted with the same options "
+                     f"({family_options(args) or 'its recipe'}). The targets below are the restoration issue's, checked "
+                     "for the cosine run.")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -25,24 +25,21 @@ produced benchmarks/results/restoration_noise_estimator.md (with --runs-dir /wor
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from _common import RESULTS, finished, machine_info, train_in_parallel, train_one, write_results
-from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job, sure_choice
+from _common import RESULTS, finished, train_in_parallel, train_one
+from restoration import (
+    add_transfer_arguments,
+    check_budgets,
+    pretrain_job,
+    refuse_unloadable,
+    sure_choice,
+    transfer_job,
+    write_side_table,
+)
 
 from metagen.cli.generate_cmd import family_options
-from metagen.errors import ConfigError
-from metagen.reports.restoration_benchmark import (
-    MATCHED,
-    META_LABEL,
-    MISMATCHED,
-    NOISE_RANGE,
-    benchmark_markdown,
-    run_benchmark,
-)
-from metagen.train.config import load_config
+from metagen.reports.restoration_benchmark import MATCHED, META_LABEL, MISMATCHED, NOISE_RANGE, run_benchmark
 
 NAME = "restoration_noise_estimator"
 WAVELET = "wavelet level in meta-training"
@@ -65,15 +62,9 @@ def main() -> None:
 
     out = Path(args.runs_dir)
     pretraining = pretrain_job(out, args.train_seconds, args.device, args.override)
-    meta = budget(args.transfer_seconds, args.device, args.override) + [f"train.init_from={pretraining[2]}",
-                                                                        *args.meta_override]  # fmt: skip
-    jobs = [(RECIPE, [*meta, f"model.family.noise_estimator={estimator}"], out / folder)
+    jobs = [transfer_job(args, pretraining[2], out / folder, [f"model.family.noise_estimator={estimator}"])
             for folder, estimator in VARIANTS.items()]  # fmt: skip
-    try:  # before any training: overrides the recipe refuses
-        for job in jobs:
-            load_config(job[0], job[1])
-    except ConfigError as error:
-        parser.error(str(error))
+    refuse_unloadable(parser, [pretraining, *jobs])
     if not finished(*pretraining):  # on every core, as benchmarks/restoration.py pretrains
         train_one(*pretraining)
     train_in_parallel(jobs)
@@ -82,20 +73,15 @@ def main() -> None:
         args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps, sure=sure,
         extra_runs=[(f"{META_LABEL}, {WAVELET}", out / "meta-haar", (0, 10))],
     )  # fmt: skip
-    machine = machine_info()
-    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=TITLE)
-    lines[2:2] = [f"Rows '{META_LABEL}' without '{WAVELET}': first-order MAML whose inner loop re-noises at the "
-                  "weak-texture level (`model.family.noise_estimator=weak_texture`); "
-                  f"'{WAVELET}': the same from the same weights for the same time, one core each, at the wavelet "
-                  f"level (`haar`). The ordinary run is their common pretraining ({args.train_seconds:.0f} s; the "
-                  f"meta-learned runs had {args.transfer_seconds:.0f} s more). Every run is adapted with the same "
-                  f"options ({family_options(args) or 'its recipe'}). The steps each meta-learned run took in its "
-                  "time are in the training summaries above. The targets below are the restoration issue's, "
-                  "checked for the weak-texture run.", ""]  # fmt: skip
-    lines += ["", f"Command: `python benchmarks/restoration_noise_estimator.py {shlex.join(sys.argv[1:])}`."]
-    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
-               "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
-    write_results(NAME, lines, payload)
+    write_side_table(NAME, TITLE, result, args,
+                     f"Rows '{META_LABEL}' without '{WAVELET}': first-order MAML whose inner loop re-noises at the "
+                     "weak-texture level (`model.family.noise_estimator=weak_texture`); "
+                     f"'{WAVELET}': the same from the same weights for the same time, one core each, at the wavelet "
+                     f"level (`haar`). The ordinary run is their common pretraining ({args.train_seconds:.0f} s; the "
+                     f"meta-learned runs had {args.transfer_seconds:.0f} s more). Every run is adapted with the same "
+                     f"options ({family_options(args) or 'its recipe'}). The steps each meta-learned run took in its "
+                     "time are in the training summaries above. The targets below are the restoration issue's, "
+                     "checked for the weak-texture run.")  # fmt: skip
 
 
 if __name__ == "__main__":

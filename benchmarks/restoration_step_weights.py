@@ -20,17 +20,21 @@ produced benchmarks/results/restoration_step_weights.md (with --runs-dir /work/r
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 from pathlib import Path
 
-from _common import RESULTS, machine_info, train_in_parallel, write_results
-from restoration import RECIPE, add_transfer_arguments, budget, check_budgets, pretrain_job, sure_choice
+from _common import RESULTS, train_in_parallel
+from restoration import (
+    add_transfer_arguments,
+    check_budgets,
+    pretrain_job,
+    refuse_unloadable,
+    sure_choice,
+    transfer_job,
+    write_side_table,
+)
 
 from metagen.cli.generate_cmd import family_options
-from metagen.errors import ConfigError
-from metagen.reports.restoration_benchmark import META_LABEL, MISMATCHED, NOISE_RANGE, benchmark_markdown, run_benchmark
-from metagen.train.config import load_config
+from metagen.reports.restoration_benchmark import META_LABEL, MISMATCHED, NOISE_RANGE, run_benchmark
 
 NAME = "restoration_step_weights"
 LAST_STEP = "last step only"
@@ -50,33 +54,25 @@ def main() -> None:
 
     out = Path(args.runs_dir)
     pretraining = pretrain_job(out, args.train_seconds, args.device, args.override)
-    meta = budget(args.transfer_seconds, args.device, args.override) + [f"train.init_from={pretraining[2]}",
-                                                                        *args.meta_override]  # fmt: skip
     weights = f"meta.step_weights=[{', '.join(str(w) for w in args.step_weights)}]"
-    try:  # before any training: weights that do not fit the recipe's inner loop, say
-        load_config(RECIPE, [*meta, weights])
-    except ConfigError as error:
-        parser.error(str(error))
+    jobs = [transfer_job(args, pretraining[2], out / "meta-step-weights", [weights]),
+            transfer_job(args, pretraining[2], out / "meta")]  # fmt: skip
+    refuse_unloadable(parser, jobs)  # weights that do not fit the recipe's inner loop, say
     train_in_parallel([pretraining])
-    train_in_parallel([(RECIPE, [*meta, weights], out / "meta-step-weights"), (RECIPE, meta, out / "meta")])
+    train_in_parallel(jobs)
     result = run_benchmark(
         out / "meta-step-weights", pretraining[2], args.dncnn, CONDITIONS, args.max_images, RESULTS, args.device,
         args.seed, family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps, sure=sure,
         extra_runs=[(f"{META_LABEL}, {LAST_STEP}", out / "meta", (0, 1, 5, 10))],
     )  # fmt: skip
-    machine = machine_info()
-    lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=TITLE)
-    lines[2:2] = [f"Rows '{META_LABEL}' without '{LAST_STEP}': first-order MAML whose outer loss is the query loss "
-                  f"at every inner step, weighted {args.step_weights} from the unadapted start to the last step; "
-                  f"'{LAST_STEP}': the same from the same weights for the same time, with the loss after the last "
-                  f"step alone. The ordinary run is their common pretraining ({args.train_seconds:.0f} s; the "
-                  f"meta-learned runs had {args.transfer_seconds:.0f} s more). The targets below are the "
-                  "restoration issue's, checked for the multi-step run.", ""]  # fmt: skip
-    lines += ["", f"Command: `python benchmarks/restoration_step_weights.py {shlex.join(sys.argv[1:])}`."]
-    payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
-               "step_weights": args.step_weights, "machine": machine, "device": args.device,
-               "command": sys.argv[1:]}  # fmt: skip
-    write_results(NAME, lines, payload)
+    write_side_table(NAME, TITLE, result, args,
+                     f"Rows '{META_LABEL}' without '{LAST_STEP}': first-order MAML whose outer loss is the query loss "
+                     f"at every inner step, weighted {args.step_weights} from the unadapted start to the last step; "
+                     f"'{LAST_STEP}': the same from the same weights for the same time, with the loss after the last "
+                     f"step alone. The ordinary run is their common pretraining ({args.train_seconds:.0f} s; the "
+                     f"meta-learned runs had {args.transfer_seconds:.0f} s more). The targets below are the "
+                     "restoration issue's, checked for the multi-step run.",
+                     {"step_weights": args.step_weights})  # fmt: skip
 
 
 if __name__ == "__main__":
