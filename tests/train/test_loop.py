@@ -42,9 +42,14 @@ def test_run_directory_contents(tmp_path: Path):
     assert meta["network"]["name"] == "conv_vae" and meta["split"] == split and meta["step"] == 6
 
 
-@pytest.mark.parametrize("algorithm", ["reptile", "fomaml", "maml", "metasgd"])
-def test_interrupted_run_resumes_to_identical_weights(tmp_path: Path, algorithm: str):
-    cfg = config_from_dict(TINY, [f"meta.algorithm={algorithm}"])
+@pytest.mark.parametrize(
+    "overrides",
+    [["meta.algorithm=reptile"], ["meta.algorithm=fomaml"], ["meta.algorithm=maml"], ["meta.algorithm=metasgd"],
+     ["meta.algorithm=fomaml", "train.lr_schedule=cosine"]],  # the schedule's rate is set again on resume
+    ids=["reptile", "fomaml", "maml", "metasgd", "fomaml-cosine"],
+)  # fmt: skip
+def test_interrupted_run_resumes_to_identical_weights(tmp_path: Path, overrides: list[str]):
+    cfg = config_from_dict(TINY, overrides)
     train(cfg, tmp_path / "a", show_progress=False)
 
     def stop_at_5(step):

@@ -1,13 +1,12 @@
 """The outer learning rate's schedule: the cosine's values, the progress of step- and time-bounded
-runs, a run that follows it (logged per step), resumes on it exactly, and refuses a change of it."""
+runs, a run that follows it (logged per step) and refuses a change of it on resume (resuming on it
+exactly is tested with the other resumptions, in test_loop.py)."""
 
 import json
 import math
 from pathlib import Path
 
 import pytest
-import torch
-from safetensors.torch import load_file
 
 from metagen.errors import ConfigError, InputError
 from metagen.train.config import config_from_dict
@@ -16,10 +15,6 @@ from metagen.train.schedule import lr_factor, training_progress
 from tests.tiny import TINY
 
 COSINE = ["train.lr_schedule=cosine"]
-
-
-class Interrupt(Exception):
-    pass
 
 
 def test_cosine_falls_from_one_to_zero_through_one_half():
@@ -51,23 +46,6 @@ def test_a_run_follows_the_cosine_step_by_step(tmp_path: Path):
     for step, rate in rates.items():  # the rate of step k is set before it, at progress (k - 1) / steps
         assert rate == pytest.approx(lr * (1 + math.cos(math.pi * (step - 1) / steps)) / 2)
     assert "outer_lr" not in logged(train(config_from_dict(TINY), tmp_path / "flat", show_progress=False).run_dir)[0]
-
-
-def test_an_interrupted_cosine_run_resumes_to_identical_weights(tmp_path: Path):
-    cfg = config_from_dict(TINY, COSINE)
-    train(cfg, tmp_path / "a", show_progress=False)
-
-    def stop_at_5(step):
-        if step == 5:
-            raise Interrupt
-
-    with pytest.raises(Interrupt):
-        train(cfg, tmp_path / "b", show_progress=False, on_step=stop_at_5)
-    train(cfg, tmp_path / "b", resume=True, show_progress=False)
-    a, b = load_file(tmp_path / "a" / "model.safetensors"), load_file(tmp_path / "b" / "model.safetensors")
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6)
-    assert logged(tmp_path / "a") == logged(tmp_path / "b")
 
 
 def test_an_unknown_schedule_or_a_change_on_resume_is_refused(tmp_path: Path):
