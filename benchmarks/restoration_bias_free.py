@@ -67,5 +67,6 @@ def main() -> None:
                      f"'{BIASED}' are the recipe's U-Net as it is, trained the same way for the same time. The targets "
                      "below are the restoration issue's, checked for the bias-free network.")  # fmt: skip
 
+
 if __name__ == "__main__":
     main()

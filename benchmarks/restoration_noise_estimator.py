@@ -80,7 +80,7 @@ def main() -> None:
                      f"level (`haar`). The ordinary run is their common pretraining ({args.train_seconds:.0f} s; the "
                      f"meta-learned runs had {args.transfer_seconds:.0f} s more). Every run is adapted with the same "
                      f"options ({family_options(args) or 'its recipe'}). The steps each meta-learned run took in its "
-                     "time are in the training summaries above. The targets below are the restoration issue's, "
+                     "time are in the training summaries below. The targets below are the restoration issue's, "
                      "checked for the weak-texture run.")  # fmt: skip
 
 

@@ -206,17 +206,18 @@ def train(
     budget = config.train.time_budget_s
     watch = DivergenceWatch(config.train.divergence_patience)
     diagnostics = getattr(exp.family, "take_diagnostics", dict)
+    scheduled = config.train.lr_schedule != "constant"
     try:
         while step < config.train.steps:
             step += 1
-            if config.train.lr_schedule != "constant":
+            if scheduled:
                 trained = earlier_seconds + time.perf_counter() - t0 - preview_seconds
                 factor = lr_factor(config.train.lr_schedule, training_progress(step - 1, config.train.steps,
                                                                                trained, budget))  # fmt: skip
                 _scale_learning_rates(exp, rollbacks.lr_scale, factor)
             tasks = [t.to(device) for t in source.sampler.sample_batch(np_rng, m.meta_batch)]
             metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
-            if config.train.lr_schedule != "constant":
+            if scheduled:
                 metrics["outer_lr"] = exp.learner.outer_lr
             metrics.update(diagnostics())
             loss = metrics["loss"]
