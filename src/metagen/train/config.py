@@ -75,7 +75,8 @@ class TrainConfig:
     discriminator winning outright count as a divergence (0: never). ``init_from`` starts the
     network from the weights of another run of the same network (its folder or checkpoint), as
     meta-transfer learning does (Soh et al. 2020, "Meta-Transfer Learning for Zero-Shot
-    Super-Resolution"): ordinary training first, meta-learning from there. ``lr_schedule``: the
+    Super-Resolution"): ordinary training first, meta-learning from there; or, as ``dncnn25:PATH``,
+    from the published DnCNN weights (``metagen.train.state.initialise_from``). ``lr_schedule``: the
     outer learning rate constant, or 'cosine', decayed to zero over the run (its steps or its time
     budget, whichever ends it; ``metagen.train.schedule``)."""
 

@@ -189,7 +189,7 @@ def train(
         earlier_seconds = _earlier_training_seconds(resumed, run_dir, start)
         _scale_learning_rates(exp, rollbacks.lr_scale)
     elif config.train.init_from:
-        initialise_from(find_checkpoint(config.train.init_from), exp)
+        initialise_from(config.train.init_from, exp)
 
     world.barrier()  # every process has checked the run directory before the first one writes to it
     main = world.is_main  # only the first process writes files

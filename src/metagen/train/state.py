@@ -12,6 +12,7 @@ from torch import nn
 
 from metagen.data.splits import ClassSplit
 from metagen.errors import CheckpointError, InputError
+from metagen.nn.restoration import DnCNN, load_kair_dncnn
 from metagen.train.checkpoint import (
     load_checkpoint,
     optimizer_from_checkpoint,
@@ -27,6 +28,7 @@ from metagen.train.experiment import Experiment
 GENERATOR_KIND = "fewshot-generator"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_STEM = "model"
+PUBLISHED_INITS = ("dncnn25",)  # train.init_from=KIND:PATH: published weights a run can start from
 
 
 def _prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -134,12 +136,30 @@ def restore_run_state(
     return int(meta["step"])
 
 
-def initialise_from(path: Path, exp: Experiment) -> None:
-    """Load the network weights of the checkpoint ``path`` into ``exp``'s model, and nothing else
-    (not the learner's extra parameters, the optimizer or the random state): the starting point of
-    a new run (``train.init_from``). The checkpoint must hold the same kind of model and the same
-    network (name and options)."""
-    _load_model_weights(path, exp)
+def initialise_from(source: str, exp: Experiment) -> None:
+    """Load starting network weights into ``exp``'s model, and nothing else (not the learner's
+    extra parameters, the optimizer or the random state): the starting point of a new run
+    (``train.init_from``). ``source`` is another run (its folder or a checkpoint), which must hold
+    the same kind of model and the same network (name and options), or published weights as
+    ``KIND:PATH`` (``PUBLISHED_INITS``), which must match the network's architecture: meta-transfer
+    from a published model, as MZSR (Soh et al. 2020) meta-trains from a bicubic super-resolver
+    trained at scale."""
+    kind, sep, path = source.partition(":")
+    if sep and kind in PUBLISHED_INITS:
+        _load_published_weights(kind, path, exp)
+    else:
+        _load_model_weights(find_checkpoint(source), exp)
+
+
+def _load_published_weights(kind: str, path: str, exp: Experiment) -> None:
+    published, model = load_kair_dncnn(path), exp.learner.model
+    shape = (published.channels, published.depth, published.width)
+    if not isinstance(model, DnCNN) or (model.channels, model.depth, model.width) != shape:
+        raise CheckpointError(
+            f"{kind}:{path}: published weights of a dncnn network with channels, depth and width {shape}; "
+            f"this run's network is {exp.network_spec}"
+        )
+    model.load_state_dict(published.state_dict())
 
 
 def checkpoint_steps(run_dir: Path) -> list[tuple[int, Path]]:
