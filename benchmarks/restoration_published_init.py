@@ -50,8 +50,6 @@ def main() -> None:
     args = parser.parse_args()
     if args.train_seconds <= 0:
         parser.error("--train-seconds must be positive")
-    if not Path(args.dncnn).is_file():
-        parser.error(f"DnCNN-25 weights not found: {args.dncnn} (set --dncnn or METAGEN_DATA)")
     sure = sure_choice(parser, args)
 
     out = Path(args.runs_dir)
@@ -59,6 +57,8 @@ def main() -> None:
                     ["model.name=dncnn", DNCNN17, f"train.init_from=dncnn25:{args.dncnn}", *args.override])  # fmt: skip
     meta, plain = (RECIPE, common + list(args.meta_override), out / "meta"), (RECIPE, common + PLAIN, out / "plain")
     refuse_unloadable(parser, [meta, plain])
+    if not Path(args.dncnn).is_file():
+        parser.error(f"DnCNN-25 weights not found: {args.dncnn} (set --dncnn or METAGEN_DATA)")
     train_in_parallel([meta, plain])
     result = run_benchmark(
         meta[2], plain[2], args.dncnn, CONDITIONS, args.max_images, RESULTS, args.device, args.seed,

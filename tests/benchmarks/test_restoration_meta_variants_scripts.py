@@ -1,6 +1,6 @@
 """The restoration benchmarks that train variants of the recipe side by side (step weights, noise
-estimator, learning-rate schedule) refuse on the command line what they cannot train with, before
-training anything."""
+estimator, learning-rate schedule, a start from published weights) refuse on the command line what
+they cannot train with, before training anything."""
 
 import subprocess
 import sys
@@ -10,7 +10,7 @@ import pytest
 from tests.conftest import REPO
 
 STEP_WEIGHTS, NOISE_ESTIMATOR = "restoration_step_weights.py", "restoration_noise_estimator.py"
-LR_SCHEDULE = "restoration_lr_schedule.py"
+LR_SCHEDULE, PUBLISHED_INIT = "restoration_lr_schedule.py", "restoration_published_init.py"
 
 
 @pytest.mark.parametrize(
@@ -26,6 +26,9 @@ LR_SCHEDULE = "restoration_lr_schedule.py"
         (LR_SCHEDULE, ["--train-seconds", "-5"], "--train-seconds and --transfer-seconds must be"),
         (LR_SCHEDULE, ["--override", "train.lr_schedule=linear"], "'linear' is not a valid choice"),
         (LR_SCHEDULE, ["--sure-steps", "10", "0"], "--sure-steps"),
+        (PUBLISHED_INIT, ["--train-seconds", "0"], "--train-seconds must be positive"),
+        (PUBLISHED_INIT, ["--override", "meta.algorithm=nonsense"], "'nonsense' is not a valid choice"),
+        (PUBLISHED_INIT, ["--dncnn", "/nonexistent/dncnn.pth"], "DnCNN-25 weights not found"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_trained_is_refused(tmp_path, script, arguments, message):
