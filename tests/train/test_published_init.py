@@ -33,7 +33,8 @@ def recipe(folder: Path, init_from: str, model: dict | None = None) -> dict:
         pixels = np.random.default_rng(i).integers(0, 256, (24, 24), dtype=np.uint8)
         write_image(folder / "Train400" / f"img_{i}.png", pixels)
     return {
-        "data": {"dataset": "Train400", "root": str(folder), "options": {"degradations": ["gaussian:sigma=25"], "patch": 12}},
+        "data": {"dataset": "Train400", "root": str(folder),
+                 "options": {"degradations": ["gaussian:sigma=25"], "patch": 12}},
         "model": model or {"name": "dncnn", "options": {"channels": 1, "depth": DEPTH, "width": WIDTH}},
         "meta": {"algorithm": "fomaml", "n_way": 1, "k_shot": 2, "q_query": 2, "meta_batch": 1, "inner_steps": 1},
         "train": {"steps": 2, "seed": 0, "checkpoint_every": 1, "keep_checkpoints": 5, "sample_every": 100,
@@ -69,8 +70,11 @@ def test_published_weights_for_another_network_are_refused(tmp_path: Path, model
 
 
 def test_missing_or_foreign_published_weights_are_clear_errors(tmp_path: Path):
+    def start_from(weights: str, out: str) -> None:
+        train(config_from_dict(recipe(tmp_path, f"dncnn25:{tmp_path / weights}")), tmp_path / out, show_progress=False)
+
     with pytest.raises(InputError, match="DnCNN weights not found"):
-        train(config_from_dict(recipe(tmp_path, f"dncnn25:{tmp_path / 'none.pth'}")), tmp_path / "a", show_progress=False)
+        start_from("none.pth", "a")
     (tmp_path / "junk.pth").write_bytes(b"not a weights file")
     with pytest.raises(CheckpointError, match="not a readable PyTorch weights file"):
-        train(config_from_dict(recipe(tmp_path, f"dncnn25:{tmp_path / 'junk.pth'}")), tmp_path / "b", show_progress=False)
+        start_from("junk.pth", "b")
