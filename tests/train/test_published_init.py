@@ -9,6 +9,7 @@ import torch
 from safetensors.torch import load_file
 
 from metagen.errors import CheckpointError, InputError
+from metagen.reports.restoration_benchmark import training_summary
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
 from tests.conftest import write_image
@@ -78,3 +79,12 @@ def test_missing_or_foreign_published_weights_are_clear_errors(tmp_path: Path):
     (tmp_path / "junk.pth").write_bytes(b"not a weights file")
     with pytest.raises(CheckpointError, match="not a readable PyTorch weights file"):
         start_from("junk.pth", "b")
+
+
+def test_the_benchmark_says_a_run_started_from_published_weights(tmp_path: Path):
+    kair_weights(tmp_path / "dncnn.pth")
+    source = f"dncnn25:{tmp_path / 'dncnn.pth'}"
+    train(config_from_dict(recipe(tmp_path, source)), tmp_path / "run", show_progress=False)
+    summary = training_summary(tmp_path / "run")
+    assert summary.startswith("2 steps in ")
+    assert summary.endswith(f"starting from the weights of `{source}` (published weights)")

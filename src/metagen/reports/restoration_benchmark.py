@@ -163,7 +163,7 @@ PLAIN_STEPS = (0, 10)
 
 
 def training_summary(run: Path) -> str:
-    """How long and how far a run trained, from its run.json."""
+    """How long and how far a run trained, from its run.json, and from what it started."""
     import json
 
     path = Path(run) / "run.json"
@@ -174,9 +174,12 @@ def training_summary(run: Path) -> str:
     if record.get("resumed_from"):
         summary += f", its last session resumed at step {record['resumed_from']}"
     source = record.get("initialised_from")
-    return (
-        f"{summary}, starting from the weights of `{source}` ({training_summary(Path(source))})" if source else summary
-    )
+    if not source:
+        return summary
+    from metagen.train.state import PUBLISHED_INITS
+
+    origin = "published weights" if source.partition(":")[0] in PUBLISHED_INITS else training_summary(Path(source))
+    return f"{summary}, starting from the weights of `{source}` ({origin})"
 
 
 def run_method(
