@@ -43,6 +43,17 @@ class DnCNN(nn.Module):
         return x - self.body(x)
 
 
+# the KIND of ``KIND:PATH``, how a published model is named (``--model``, ``train.init_from``)
+PUBLISHED_KINDS = ("dncnn25",)
+
+
+def published_spec(spec: str) -> tuple[str, str] | None:
+    """``KIND:PATH`` naming published weights (KIND one of ``PUBLISHED_KINDS``) as (KIND, PATH);
+    None for anything else, such as a run folder."""
+    kind, sep, path = spec.partition(":")
+    return (kind, path) if sep and kind in PUBLISHED_KINDS else None
+
+
 def load_kair_dncnn(path: str | Path) -> DnCNN:
     """The published DnCNN weights as released in the KAIR model zoo (``dncnn_25.pth`` and its
     kin): a state dict ``model.0.weight`` ... ``model.{2(depth-1)}.bias`` of convolutions with ReLUs

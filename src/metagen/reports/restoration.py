@@ -13,19 +13,18 @@ from metagen.errors import InputError
 from metagen.eval.image_quality import psnr
 from metagen.eval.restoration import Restorer, kair_gaussian_noise, module_restorer, score_denoiser
 from metagen.grid import save_grid, to_uint8
-from metagen.nn.restoration import load_kair_dncnn
+from metagen.nn.restoration import PUBLISHED_KINDS, load_kair_dncnn, published_spec
 from metagen.reports.writer import write_report
 
 # Published means for the peer models (Zhang et al. 2017, Table 2; sigma 25).
 PUBLISHED = {("dncnn25", "Set12", 25): 30.44, ("dncnn25", "BSD68", 25): 29.23}
-MODEL_KINDS = ("dncnn25",)
 
 
 def load_peer(spec: str, device: str = "cpu") -> tuple[str, Restorer]:
     """``KIND:PATH`` -> (kind, restorer). ``dncnn25:PATH``: the published DnCNN-S for sigma 25."""
-    kind, _, path = spec.partition(":")
-    if kind not in MODEL_KINDS or not path:
-        raise InputError(f"--model takes KIND:PATH with KIND one of {', '.join(MODEL_KINDS)}, got {spec!r}")
+    kind, path = published_spec(spec) or ("", "")
+    if not path:
+        raise InputError(f"--model takes KIND:PATH with KIND one of {', '.join(PUBLISHED_KINDS)}, got {spec!r}")
     return kind, module_restorer(load_kair_dncnn(path), device)
 
 

@@ -176,9 +176,9 @@ def training_summary(run: Path) -> str:
     source = record.get("initialised_from")
     if not source:
         return summary
-    from metagen.train.state import PUBLISHED_INITS
+    from metagen.nn.restoration import published_spec
 
-    origin = "published weights" if source.partition(":")[0] in PUBLISHED_INITS else training_summary(Path(source))
+    origin = "published weights" if published_spec(source) else training_summary(Path(source))
     return f"{summary}, starting from the weights of `{source}` ({origin})"
 
 

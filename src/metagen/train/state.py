@@ -12,7 +12,7 @@ from torch import nn
 
 from metagen.data.splits import ClassSplit
 from metagen.errors import CheckpointError, InputError
-from metagen.nn.restoration import DnCNN, load_kair_dncnn
+from metagen.nn.restoration import DnCNN, load_kair_dncnn, published_spec
 from metagen.train.checkpoint import (
     load_checkpoint,
     optimizer_from_checkpoint,
@@ -28,7 +28,6 @@ from metagen.train.experiment import Experiment
 GENERATOR_KIND = "fewshot-generator"
 CHECKPOINT_DIR = "checkpoints"
 FINAL_STEM = "model"
-PUBLISHED_INITS = ("dncnn25",)  # train.init_from=KIND:PATH: published weights a run can start from
 
 
 def _prefixed(prefix: str, module: nn.Module) -> dict[str, torch.Tensor]:
@@ -141,12 +140,12 @@ def initialise_from(source: str, exp: Experiment) -> None:
     extra parameters, the optimizer or the random state): the starting point of a new run
     (``train.init_from``). ``source`` is another run (its folder or a checkpoint), which must hold
     the same kind of model and the same network (name and options), or published weights as
-    ``KIND:PATH`` (``PUBLISHED_INITS``), which must match the network's architecture: meta-transfer
-    from a published model, as MZSR (Soh et al. 2020) meta-trains from a bicubic super-resolver
-    trained at scale."""
-    kind, sep, path = source.partition(":")
-    if sep and kind in PUBLISHED_INITS:
-        _load_published_weights(kind, path, exp)
+    ``KIND:PATH`` (``metagen.nn.restoration.published_spec``), which must match the network's
+    architecture: meta-transfer from a published model, as MZSR (Soh et al. 2020) meta-trains from
+    a bicubic super-resolver trained at scale."""
+    published = published_spec(source)
+    if published:
+        _load_published_weights(*published, exp)
     else:
         _load_model_weights(find_checkpoint(source), exp)
 
