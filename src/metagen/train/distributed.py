@@ -10,7 +10,9 @@ depend on how many processes share the work. gloo on CPU, nccl on GPU.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import torch
 import torch.distributed as dist
@@ -58,6 +60,26 @@ def init_world(device: str) -> tuple[World, str]:
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
         torch.cuda.set_device(device)
     return World(dist.get_rank(), dist.get_world_size()), device
+
+
+@contextmanager
+def joined_world(device: str) -> Iterator[tuple[World, str]]:
+    """``init_world`` for the length of a ``with`` block, leaving the process group at its end if
+    the block joined it. A gloo group left for the interpreter's shutdown to tear down can abort a
+    process after its work is done ("terminate called without an active exception"): its worker
+    thread frees the last collective's tensors, which needs the interpreter, while it shuts down."""
+    joins = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    if joins:
+        # torch's compiler stack, first imported after the group exists (building an optimizer
+        # imports it), keeps the group alive past destroy_process_group (torch 2.13), and its
+        # threads then race the interpreter's shutdown. Imported first, it does not.
+        import torch._dynamo  # noqa: F401
+    world, device = init_world(device)
+    try:
+        yield world, device
+    finally:
+        if joins and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def all_reduce_sum(tensors: list[torch.Tensor], world: World) -> list[torch.Tensor]:

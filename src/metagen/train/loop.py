@@ -19,7 +19,7 @@ import yaml
 from metagen.errors import InputError, MetagenError
 from metagen.train.checkpoint import read_checkpoint_meta, write_json_atomic
 from metagen.train.config import RunConfig
-from metagen.train.distributed import init_world
+from metagen.train.distributed import World, joined_world
 from metagen.train.experiment import (
     Experiment,
     build_experiment,
@@ -160,9 +160,21 @@ def train(
     A run directory that already holds checkpoints is never overwritten: without ``resume`` that is
     an error. ``on_step`` is called after each completed step (tests use it to interrupt a run).
     """
-    run_dir = Path(run_dir)
     check_device(config.train.device)
-    world, device = init_world(config.train.device)
+    with joined_world(config.train.device) as (world, device):
+        return _train_in_world(config, Path(run_dir), resume, show_progress, on_step, world, device)
+
+
+def _train_in_world(
+    config: RunConfig,
+    run_dir: Path,
+    resume: bool,
+    show_progress: bool,
+    on_step: Callable[[int], None] | None,
+    world: World,
+    device: str,
+) -> RunResult:
+    """``train`` as one process of ``world``, on ``device``."""
     if device != config.train.device:  # torchrun on GPUs: this process's own GPU
         config = copy.deepcopy(config)
         config.train.device = device
