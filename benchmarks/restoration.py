@@ -77,14 +77,15 @@ def refuse_unloadable(parser: argparse.ArgumentParser, jobs: Sequence[tuple]) ->
 
 
 def write_side_table(name: str, title: str, result: Any, args: argparse.Namespace, preamble: str,
-                     extra: dict[str, Any] | None = None) -> None:  # fmt: skip
+                     extra: dict[str, Any] | None = None, script: str | None = None) -> None:  # fmt: skip
     """Write the side table ``name`` of the restoration benchmark under benchmarks/results: the
     table of ``result`` titled ``title`` with ``preamble`` (what its rows are) above its runs and
-    the command that made it below, and its JSON twin (rows, runs, seed, machine, ``extra``)."""
+    the command that made it (benchmarks/``script``.py, default ``name``) below, and its JSON twin
+    (rows, runs, seed, machine, ``extra``)."""
     machine = machine_info()
     lines = benchmark_markdown(result, args.max_images, args.seed, machine, title=title)
     lines[2:2] = [preamble, ""]
-    lines += ["", f"Command: `python benchmarks/{name}.py {shlex.join(sys.argv[1:])}`."]
+    lines += ["", f"Command: `python benchmarks/{script or name}.py {shlex.join(sys.argv[1:])}`."]
     payload = {"rows": result.rows, "runs": result.runs, "max_images": args.max_images, "seed": args.seed,
                **(extra or {}), "machine": machine, "device": args.device, "command": sys.argv[1:]}  # fmt: skip
     write_results(name, lines, payload)

@@ -21,6 +21,7 @@ produced benchmarks/results/restoration_published_init.md (with --runs-dir /work
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 from _common import RESULTS, train_in_parallel
@@ -46,10 +47,14 @@ def main() -> None:
     parser.add_argument("--family", nargs="*", default=[], metavar="KEY=VALUE",
                         help="adapt both runs with these restorer options, e.g. noise_loss=renoise")  # fmt: skip
     parser.add_argument("--runs-dir", default="runs/restoration-published-init")
+    parser.add_argument("--table", default=NAME,
+                        help="the results file's name under benchmarks/results, for a variant beside the first")  # fmt: skip
     add_scoring_arguments(parser)
     args = parser.parse_args()
     if args.train_seconds <= 0:
         parser.error("--train-seconds must be positive")
+    if not re.fullmatch(r"[a-z0-9_]+", args.table):
+        parser.error(f"--table must be a file name of lower-case letters, digits and '_', got {args.table!r}")
     sure = sure_choice(parser, args)
 
     out = Path(args.runs_dir)
@@ -62,15 +67,15 @@ def main() -> None:
     train_in_parallel([meta, plain])
     result = run_benchmark(
         meta[2], plain[2], args.dncnn, CONDITIONS, args.max_images, RESULTS, args.device, args.seed,
-        family=family_options(args), figure_prefix=NAME, ensemble_steps=args.ensemble_steps, sure=sure,
+        family=family_options(args), figure_prefix=args.table, ensemble_steps=args.ensemble_steps, sure=sure,
     )  # fmt: skip
-    write_side_table(NAME, TITLE, result, args,
+    write_side_table(args.table, TITLE, result, args,
                      f"Rows '{META_LABEL}': DnCNN-17 started from the published DnCNN-25 weights and meta-trained "
                      f"by first-order MAML for {args.train_seconds:.0f} s; '{PLAIN_LABEL}': the same weights trained "
                      "on ordinarily (supervised) on the same tasks for the same time, at the same time, one core "
                      f"each. Both are adapted with the same options ({family_options(args) or 'their recipe'}). "
                      "'DnCNN-25 (published weights)' is where both started. The steps each run took are in the "
-                     "training summaries below.")  # fmt: skip
+                     "training summaries below.", script=NAME)  # fmt: skip
 
 
 if __name__ == "__main__":

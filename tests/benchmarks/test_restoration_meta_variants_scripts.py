@@ -29,6 +29,7 @@ LR_SCHEDULE, PUBLISHED_INIT = "restoration_lr_schedule.py", "restoration_publish
         (PUBLISHED_INIT, ["--train-seconds", "0"], "--train-seconds must be positive"),
         (PUBLISHED_INIT, ["--override", "meta.algorithm=nonsense"], "'nonsense' is not a valid choice"),
         (PUBLISHED_INIT, ["--dncnn", "/nonexistent/dncnn.pth"], "DnCNN-25 weights not found"),
+        (PUBLISHED_INIT, ["--table", "../restoration"], "--table must be a file name"),
     ],
 )  # fmt: skip
 def test_what_cannot_be_trained_is_refused(tmp_path, script, arguments, message):
