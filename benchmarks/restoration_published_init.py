@@ -15,7 +15,12 @@ patches) with DnCNN-17's architecture, train at the same time, one core each, fo
         --family noise_loss=renoise noise_model=signal noise_estimator=weak_texture \\
         --max-images 12 --runs-dir runs/restoration-published-init
 
-produced benchmarks/results/restoration_published_init.md (with --runs-dir /work/runs/pi).
+produced benchmarks/results/restoration_published_init.md (with --runs-dir /work/runs/pi). With
+an SGD inner loop, whose steps scale with the gradient (Adam's first step moves every weight by
+about its rate), and both runs adapted by it, ``--override meta.outer_lr=0.0001
+meta.inner_optimizer=sgd meta.inner_lr=0.01 --runs-dir /work/runs/pi-sgd --table
+restoration_published_init_sgd`` and the same other options produced
+benchmarks/results/restoration_published_init_sgd.md.
 """
 
 from __future__ import annotations
