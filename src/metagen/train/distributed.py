@@ -64,10 +64,11 @@ def init_world(device: str) -> tuple[World, str]:
 
 @contextmanager
 def joined_world(device: str) -> Iterator[tuple[World, str]]:
-    """``init_world`` for the length of a ``with`` block, leaving the process group at its end if
-    the block joined it. A gloo group left for the interpreter's shutdown to tear down can abort a
-    process after its work is done ("terminate called without an active exception"): its worker
-    thread frees the last collective's tensors, which needs the interpreter, while it shuts down."""
+    """``init_world`` for the length of a ``with`` block, leaving the process group when the block
+    ends without an error if the block joined it. A gloo group left for the interpreter's shutdown
+    to tear down can abort a process after its work is done ("terminate called without an active
+    exception"): its worker thread frees the last collective's tensors, which needs the
+    interpreter, while it shuts down."""
     joins = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
     if joins:
         # torch's compiler stack, first imported after the group exists (building an optimizer
@@ -75,11 +76,11 @@ def joined_world(device: str) -> Iterator[tuple[World, str]]:
         # threads then race the interpreter's shutdown. Imported first, it does not.
         import torch._dynamo  # noqa: F401
     world, device = init_world(device)
-    try:
-        yield world, device
-    finally:
-        if joins and dist.is_initialized():
-            dist.destroy_process_group()
+    yield world, device
+    # on success only: after an error the other processes may still be in a collective, which
+    # leaving the group could wait on (torchtitan#1342); torchrun ends them then
+    if joins and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def all_reduce_sum(tensors: list[torch.Tensor], world: World) -> list[torch.Tensor]:
