@@ -2,6 +2,7 @@
 meta-batch."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -53,9 +54,11 @@ def test_two_processes_equal_one(tmp_path: Path, algorithm: str):
 
 # Runs ``metagen`` in-process, then counts the threads of the process group left behind: a left group's
 # threads wait for work for ever; the threads of a group left as it should be are gone within moments
-# (a busy machine may still list one that is ending, so it looks again for up to 10 s).
+# (a busy machine may still list one that is ending, so it looks again for up to 10 s). Each process
+# writes its count to its own file in $COUNTS: the processes' printed lines interleave.
 COUNT_LEFT_GLOO_THREADS = """
 import glob, os, sys, time
+from pathlib import Path
 from metagen.cli.main import main
 status = main(sys.argv[1:])
 for _ in range(100):
@@ -68,7 +71,7 @@ for _ in range(100):
     if not left:
         break
     time.sleep(0.1)
-print("exit", status, "gloo threads left", left, flush=True)
+Path(os.environ["COUNTS"], os.environ["RANK"]).write_text(f"exit {status} gloo threads left {left}")
 """
 
 
@@ -84,6 +87,9 @@ def test_a_distributed_run_leaves_its_process_group(tmp_path: Path):
     script.write_text(COUNT_LEFT_GLOO_THREADS)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     train = ["train", str(recipe), "--quiet", "--out", str(tmp_path / "run")]
-    done = subprocess.run([*torchrun, str(script), *train], capture_output=True, text=True, timeout=300)
+    counts = tmp_path / "counts"
+    counts.mkdir()
+    done = subprocess.run([*torchrun, str(script), *train], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "COUNTS": str(counts)})  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.count("exit 0 gloo threads left 0") == 2, done.stdout
+    assert {p.name: p.read_text() for p in counts.iterdir()} == {r: "exit 0 gloo threads left 0" for r in "01"}

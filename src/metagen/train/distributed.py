@@ -55,6 +55,11 @@ def init_world(device: str) -> tuple[World, str]:
     if size <= 1:
         return World(), device
     if not dist.is_initialized():
+        # torch's compiler stack, first imported after the group exists (building an optimizer
+        # imports it), keeps the group alive past destroy_process_group (torch 2.13), and its
+        # threads then race the interpreter's shutdown (see joined_world). Imported first, it does not.
+        import torch._dynamo  # noqa: F401
+
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
     if device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
@@ -69,17 +74,12 @@ def joined_world(device: str) -> Iterator[tuple[World, str]]:
     to tear down can abort a process after its work is done ("terminate called without an active
     exception"): its worker thread frees the last collective's tensors, which needs the
     interpreter, while it shuts down."""
-    joins = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
-    if joins:
-        # torch's compiler stack, first imported after the group exists (building an optimizer
-        # imports it), keeps the group alive past destroy_process_group (torch 2.13), and its
-        # threads then race the interpreter's shutdown. Imported first, it does not.
-        import torch._dynamo  # noqa: F401
+    joined_before = dist.is_initialized()
     world, device = init_world(device)
     yield world, device
     # on success only: after an error the other processes may still be in a collective, which
     # leaving the group could wait on (torchtitan#1342); torchrun ends them then
-    if joins and dist.is_initialized():
+    if world.size > 1 and not joined_before:
         dist.destroy_process_group()
 
 
