@@ -132,7 +132,7 @@ def oracle_row(args: argparse.Namespace, options: dict, condition: Condition) ->
     top, best = max(args.steps), []
     for index, item in enumerate(load_image_set(condition.set_name, None)[: args.max_images]):
         reference, degraded = degrade(condition, item.pixels, index, args.seed)
-        path = adaptation_path(learner, degraded.image, top)
+        path = adaptation_path(learner, family, degraded.image, top)
         scored = {step: score_output(restore_with(family, path[step], degraded.image), reference, condition)
                   for step in checked_steps(top, args.sure_every)}  # fmt: skip
         step = max(scored, key=lambda k: (scored[k][0], -k))

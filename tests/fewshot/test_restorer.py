@@ -1,5 +1,6 @@
 """Meta-learned restoration: the self-supervised loss, the task contract, adaptation, the CLI."""
 
+import contextlib
 import json
 
 import numpy as np
@@ -7,12 +8,14 @@ import pytest
 import torch
 import yaml
 from PIL import Image
+from safetensors.torch import save_file
 
 from metagen.cli.main import main
 from metagen.errors import ConfigError
 from metagen.eval.image_quality import psnr
-from metagen.fewshot.restorer import Restorer, adapt_and_restore
+from metagen.fewshot.restorer import ADAPT_PRECISIONS, Restorer, adapt_and_restore
 from metagen.meta import InnerLoop, make_learner
+from metagen.nn.restoration import DnCNN
 from metagen.nn.unet import UNet
 from metagen.objectives.restoration import (
     blind_spot_loss,
@@ -596,3 +599,62 @@ def test_steps_benchmark_compares_another_adaptation_loss_in_the_same_run(restor
     assert psnrs["2 steps, noise_loss=sure"] == pytest.approx(score(restored, reference, condition)[0])
     assert psnrs["2 steps, noise_loss=sure"] != psnrs["2 steps"]
     sys.modules.pop("restoration_steps", None)
+
+
+def _conv_output_layouts(model: DnCNN) -> list[tuple[bool, torch.dtype]]:
+    """(channels-last, dtype) of the first convolution's output at each call, recorded by a hook."""
+    seen: list[tuple[bool, torch.dtype]] = []
+    model.body[0].register_forward_hook(
+        lambda module, args, out: seen.append((out.is_contiguous(memory_format=torch.channels_last), out.dtype))
+    )
+    return seen
+
+
+def test_adaptation_holds_the_weights_channels_last_and_gives_them_back(monkeypatch, tmp_path):
+    torch.manual_seed(0)
+    noisy = parse_degradation("gaussian:sigma=25").apply(smooth_image(40, 48), np.random.default_rng(1)).image
+    family = Restorer(DnCNN(1, 4, 8), noise_loss="renoise")
+    learner = make_learner("fomaml", family.model, family.task_loss, InnerLoop(3, 1e-2, "sgd"), 1e-3)
+    seen = _conv_output_layouts(family.model)
+    out = adapt_and_restore(learner, family, noisy, None, steps=3, crop=16, batch=4)
+    assert seen == [(True, torch.float32)] * 4  # three steps and the whole image, all channels-last
+    assert all(p.is_contiguous() for p in family.model.parameters())  # given back: checkpoints can be written
+    save_file(family.model.state_dict(), tmp_path / "w.safetensors")
+    # the layout changes the speed, not the answer: the same adaptation with the weights left as they are
+    monkeypatch.setattr(Restorer, "channels_last", lambda self: contextlib.nullcontext())
+    assert np.allclose(adapt_and_restore(learner, family, noisy, None, steps=3, crop=16, batch=4), out, atol=1e-5)
+
+
+def test_the_layout_is_given_back_when_adaptation_fails():
+    model = DnCNN(1, 3, 4)
+    family = Restorer(model)
+    with pytest.raises(RuntimeError, match="stop"), family.channels_last():
+        assert model.body[2].weight.is_contiguous(memory_format=torch.channels_last)
+        raise RuntimeError("stop")
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_bfloat16_adaptation_steps_in_bfloat16_and_lands_near_float32():
+    torch.manual_seed(0)
+    noisy = parse_degradation("gaussian:sigma=25").apply(smooth_image(40, 48), np.random.default_rng(1)).image
+    model = DnCNN(1, 4, 8)
+    outputs, adapted = {}, {}
+    for precision in ADAPT_PRECISIONS:
+        family = Restorer(model, noise_loss="renoise", adapt_precision=precision)
+        learner = make_learner("fomaml", model, family.task_loss, InnerLoop(3, 1e-1, "sgd"), 1e-3)
+        seen = _conv_output_layouts(model) if precision == "bfloat16" else []
+        outputs[precision] = adapt_and_restore(learner, family, noisy, None, steps=3, crop=16, batch=4)
+        if seen:  # the steps in bfloat16, the restoration in float32
+            assert [dtype for _, dtype in seen] == [torch.bfloat16] * 3 + [torch.float32]
+        crops, masks = torch.from_numpy(noisy)[None, None, :16, :16], torch.ones(1, 1, 16, 16, dtype=torch.bool)
+        adapted[precision] = learner.adapt(crops, masks, torch.Generator().manual_seed(0), steps=3)
+    for name, weight in adapted["float32"].items():
+        assert weight.dtype == adapted["bfloat16"][name].dtype == torch.float32  # weights and updates stay float32
+    start = dict(model.named_parameters())
+    moved = torch.cat([(adapted["float32"][k] - start[k]).detach().flatten() for k in start]).norm()
+    apart = torch.cat([(adapted["float32"][k] - adapted["bfloat16"][k]).flatten() for k in start]).norm()
+    assert 0 < apart < 0.05 * moved  # bfloat16's rounding of the same update, not another update
+    assert np.abs(outputs["float32"] - outputs["bfloat16"]).max() < 2e-3
+    for bad, match in (({"adapt_precision": "float16"}, "adapt_precision"), ({"noise_loss": "sure", "adapt_precision": "bfloat16"}, "SURE")):  # fmt: skip
+        with pytest.raises(ConfigError, match=match):
+            Restorer(model, **bad)

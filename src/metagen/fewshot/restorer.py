@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
@@ -41,6 +41,7 @@ from metagen.tasks.task import Task
 
 NOISE_LOSSES = ("blind_spot", "renoise", "sure")
 NOISE_MODELS = ("white", "signal")
+ADAPT_PRECISIONS = ("float32", "bfloat16")
 
 
 class Restorer:
@@ -67,6 +68,11 @@ class Restorer:
     self_ensemble: restore the image as the mean of the network's outputs on its eight rotations
         and mirror images, each turned back (geometric self-ensemble, Timofte et al. 2016; see
         ``metagen.nn.self_ensemble``): eight times the cost of the final pass, none to adaptation.
+    adapt_precision: 'float32', or 'bfloat16' to run the self-supervised steps' forward and backward
+        passes in bfloat16 mixed precision (``torch.autocast``; weights, their updates and the loss
+        stay float32; Micikevicius et al. 2018 for mixed-precision training): about twice as fast
+        on a CPU with bfloat16 instructions (benchmarks/restoration_adaptation_speed.py). Not with
+        the SURE loss, whose finite-difference divergence is far below bfloat16's resolution.
 
     ``sr_scale``: when set, the self-supervised loss is the super-resolution one (the input is a
     low-resolution image upscaled by that factor). Set it for the duration of one adaptation with
@@ -85,6 +91,7 @@ class Restorer:
         noise_model: str = "white",
         self_ensemble: bool = False,
         noise_estimator: str = "haar",
+        adapt_precision: str = "float32",
     ):
         if noise_loss not in NOISE_LOSSES:
             raise ConfigError(f"model.family.noise_loss must be one of {NOISE_LOSSES}, got {noise_loss!r}")
@@ -104,9 +111,20 @@ class Restorer:
             raise ConfigError(f"model.family.self_ensemble must be true or false, got {self_ensemble!r}")
         self.model, self.mask_fraction = model, mask_fraction
         self.noise_loss, self.renoise_alpha, self.keep_known = noise_loss, renoise_alpha, keep_known
+        if adapt_precision not in ADAPT_PRECISIONS:
+            raise ConfigError(
+                f"model.family.adapt_precision must be one of {ADAPT_PRECISIONS}, got {adapt_precision!r}"
+            )
+        if adapt_precision == "bfloat16" and noise_loss == "sure":
+            raise ConfigError(
+                "model.family.adapt_precision=bfloat16 cannot take the SURE loss: its divergence is a finite "
+                "difference at 1/1000 of the image's range, below bfloat16's resolution (1/256)"
+            )
         self.noise_model, self.self_ensemble, self.noise_estimator = noise_model, self_ensemble, noise_estimator
+        self.adapt_precision = adapt_precision
         self.sr_scale: int | None = None
         self._noise_level: tuple[torch.Tensor, int, torch.Tensor] | None = None  # (batch, its version, level)
+        self._channels_last = False
 
     @contextmanager
     def super_resolving(self, scale: int | None) -> Iterator[None]:
@@ -116,17 +134,42 @@ class Restorer:
         finally:
             self.sr_scale = previous
 
+    @contextmanager
+    def channels_last(self) -> Iterator[None]:
+        """Hold the network's weights, and give it its inputs, in the channels-last layout for the
+        duration (adapting to an image and restoring it); the weights go back to the default
+        layout after, as safetensors checkpoints need it. PyTorch's CPU convolutions (oneDNN) run
+        a whole image about three times as fast channels-last, and an adaptation step somewhat
+        faster (benchmarks/restoration_adaptation_speed.py); parameters adapted keep the layout."""
+        self.model.to(memory_format=torch.channels_last)
+        previous, self._channels_last = self._channels_last, True
+        try:
+            yield
+        finally:
+            self._channels_last = previous
+            if not previous:
+                self.model.to(memory_format=torch.contiguous_format)
+
+    def network(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        """The network under ``params`` on ``x`` [B, C, H, W] (channels-last inside
+        :meth:`channels_last`)."""
+        return functional_call(self.model, params, (in_channels_last(x) if self._channels_last else x,))
+
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Self-supervised loss when ``y`` is the known-pixel mask (bool): ``noise_loss`` where
         every pixel is known, hiding and refilling known pixels where some are not (inpainting),
         the rescaling loss while super-resolving; supervised MSE when ``y`` is the clean image (or,
         on a super-resolution task's support, the patches of which ``x`` holds coarser copies)."""
 
-        def restore(inp: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.model, params, (inp,))
-
+        restore = functools.partial(self.network, params)
         if y.dtype != torch.bool:
             return supervised_loss(restore(x), y)
+        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.adapt_precision == "bfloat16"):
+            return self._self_supervised_loss(restore, x, y, gen)
+
+    def _self_supervised_loss(
+        self, restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
+    ) -> torch.Tensor:
         if self.sr_scale:
             return rescale_loss(restore, x, self.sr_scale)
         if not bool(y.all()):
@@ -155,9 +198,7 @@ class Restorer:
         known pixels come back as they are in ``degraded``. With ``self_ensemble``, the mean over
         the eight symmetries of the square."""
 
-        def network(image: torch.Tensor) -> torch.Tensor:
-            return functional_call(self.model, params, (image,))
-
+        network = functools.partial(self.network, params)
         out = self_ensemble(network, degraded) if self.self_ensemble else network(degraded)
         if known is None or not self.keep_known or bool(known.all()):
             return out
@@ -198,12 +239,13 @@ def adapt_and_restore(
     whose sides are multiples of it)."""
     image, mask = _image_tensors(learner.model, degraded, known)
     gen = torch.Generator().manual_seed(seed)
-    params = learner.params()
-    if steps > 0:
-        crops, masks = _adaptation_batch(image, mask, gen, crop, batch, sr_scale)
-        with family.super_resolving(sr_scale):
-            params = learner.adapt(crops, masks, gen, steps=steps)
-    return _as_array(family.restore(params, image[None], mask[None])[0], degraded.ndim)
+    with family.channels_last():
+        params = learner.params()
+        if steps > 0:
+            crops, masks = _adaptation_batch(image, mask, gen, crop, batch, sr_scale)
+            with family.super_resolving(sr_scale):
+                params = learner.adapt(crops, masks, gen, steps=steps)
+        return _as_array(family.restore(params, image[None], mask[None])[0], degraded.ndim)
 
 
 @dataclass(frozen=True)
@@ -247,20 +289,26 @@ def adapt_choosing_step(
     the network's plain output (self-ensemble, when set, applies to the final restoration only).
     Choosing step k gives exactly what adapting k steps gives. Two extra passes per step checked."""
     image, _ = _image_tensors(learner.model, noisy, None)
-    path = adaptation_path(learner, noisy, steps, seed, crop, batch)
+    path = adaptation_path(learner, family, noisy, steps, seed, crop, batch)
     noise_std = family.noise_std(image[None])
     risks = {}
     for step in checked_steps(steps, every):
-        network = functools.partial(_network, family.model, path[step])
+        network = functools.partial(family.network, path[step])
         probe = torch.Generator().manual_seed(seed)  # one probe for every step: their differences are what count
-        with torch.no_grad():
+        with torch.no_grad(), family.channels_last():
             risks[step] = float(monte_carlo_sure(network, image[None], noise_std, probe)[0])
     chosen = min(risks, key=lambda s: (risks[s], s))
     return restore_with(family, path[chosen], noisy), StepChoice(chosen, risks)
 
 
 def adaptation_path(
-    learner: MetaLearner, noisy: np.ndarray, steps: int, seed: int = 0, crop: int = 64, batch: int = 8
+    learner: MetaLearner,
+    family: Restorer,
+    noisy: np.ndarray,
+    steps: int,
+    seed: int = 0,
+    crop: int = 64,
+    batch: int = 8,
 ) -> list[Params]:
     """The parameters after 0, 1, ..., ``steps`` self-supervised steps on the noisy image ``noisy``
     (float [H, W] or [H, W, C], every pixel known), adapted as :func:`adapt_and_restore` adapts:
@@ -271,7 +319,8 @@ def adaptation_path(
     gen = torch.Generator().manual_seed(seed)
     crops, masks = _adaptation_batch(image, mask, gen, crop, batch, None)
     path: list[Params] = []
-    learner.adapt(crops, masks, gen, steps=steps, trajectory=path)
+    with family.channels_last():
+        learner.adapt(crops, masks, gen, steps=steps, trajectory=path)
     return path
 
 
@@ -279,7 +328,8 @@ def restore_with(family: Restorer, params: Params, noisy: np.ndarray) -> np.ndar
     """``noisy`` (float [H, W] or [H, W, C], every pixel known) restored by the family's network
     under ``params``, in the input's layout."""
     image, _ = _image_tensors(family.model, noisy, None)
-    return _as_array(family.restore(params, image[None])[0], noisy.ndim)
+    with family.channels_last():
+        return _as_array(family.restore(params, image[None])[0], noisy.ndim)
 
 
 def _image_tensors(
@@ -311,8 +361,11 @@ def _adaptation_batch(
     return crops, masks
 
 
-def _network(model: nn.Module, params: Params, x: torch.Tensor) -> torch.Tensor:
-    return functional_call(model, params, (x,))
+def in_channels_last(x: torch.Tensor) -> torch.Tensor:
+    """A copy of ``x`` [B, C, H, W] with channels-last strides. With one channel (grey) the two
+    layouts are the same memory, and ``contiguous(memory_format=...)`` keeps whichever strides the
+    tensor has; the convolution chooses its layout from the strides, so they are set here."""
+    return torch.empty_like(x, memory_format=torch.channels_last).copy_(x)
 
 
 def _as_array(restored: torch.Tensor, ndim: int) -> np.ndarray:
