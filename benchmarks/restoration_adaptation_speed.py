@@ -49,7 +49,8 @@ def network_timings(model: torch.nn.Module, image: np.ndarray, reps: int) -> lis
     """Median seconds of one whole-image pass and of one adaptation step (8 crops of 64 px, forward
     and backward of a mean squared error) of ``model`` on ``image`` [H, W], per layout and precision."""
     whole = torch.from_numpy(image.astype(np.float32))[None, None]
-    crops, _ = random_crops(whole[0], torch.ones_like(whole[0], dtype=torch.bool), 64, 8, torch.Generator().manual_seed(0))
+    everywhere = torch.ones_like(whole[0], dtype=torch.bool)
+    crops, _ = random_crops(whole[0], everywhere, 64, 8, torch.Generator().manual_seed(0))
 
     def timed(layout: torch.memory_format, precision: str, work: str) -> Callable[[], float]:
         def run() -> float:
