@@ -11,12 +11,19 @@ For each: seconds to assemble one meta-batch, seconds for sampling plus one oute
 per second of the two together (the training loop's work without its logging and checkpoints), for
 the recipe's first-order MAML and for ordinary training (``meta.inner_steps=0``), the latter with the
 meta-batch's tasks stepped through one after another (the loop) and pooled into one forward and
-backward pass (``meta.batching=pooled``). Median over ``--reps`` repetitions after 3 warm-up steps,
-interleaved so that load on the machine hits both alike.
+backward pass (``meta.batching=pooled``); each also in bfloat16 mixed precision
+(``train.precision=bfloat16``, as ``metagen train`` runs its steps). Median over ``--reps``
+repetitions after 3 warm-up steps, interleaved so that load on the machine hits both alike.
 
 Writes benchmarks/results/restoration_speed.{md,json} (or --results-name).
 Usage: METAGEN_DATA=../shared/data python benchmarks/restoration_speed.py [--reps 20] [--devices cpu cuda]
-    [--meta-batches 4 32] [--trainings fomaml ordinary pooled]
+    [--meta-batches 4 32] [--trainings fomaml ordinary pooled fomaml_bf16 ...] [--override KEY=VALUE ...]
+
+    python benchmarks/restoration_speed.py --reps 10 --trainings fomaml fomaml_bf16 ordinary ordinary_bf16 \
+        --override meta.inner_optimizer=sgd meta.inner_lr=0.01 --results-name restoration_speed_precision
+
+measured restoration_speed_precision.md (this machine's CPU); ``--override model.name=dncnn
+"model.options={channels: 1, depth: 17, width: 64}"`` the DnCNN-17 of the published-init tables.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from metagen.tasks.restoration import RestorationSampler
 from metagen.tasks.task import Task
 from metagen.train.config import load_config
 from metagen.train.experiment import build_experiment, network_spec_for
-from metagen.train.loop import task_generators
+from metagen.train.loop import task_generators, training_precision
 from metagen.train.sources import restoration_source
 
 RECIPE = Path(__file__).resolve().parent.parent / "configs" / "restoration" / "denoise_unet_fomaml.yaml"
@@ -48,6 +55,8 @@ TRAININGS = {
     "ordinary": ("ordinary (meta.inner_steps=0)", ["meta.inner_steps=0"]),
     "pooled": ("ordinary, pooled (meta.batching=pooled)", ["meta.inner_steps=0", "meta.batching=pooled"]),
 }
+BF16 = ["train.precision=bfloat16"]
+TRAININGS.update({f"{name}_bf16": (f"{label}, bfloat16", [*overrides, *BF16]) for name, (label, overrides) in TRAININGS.items()})
 
 
 def synchronise(device: str) -> None:
@@ -72,12 +81,13 @@ def time_once(fn: Callable[[], object], device: str) -> float:
     return time.perf_counter() - start
 
 
-def measure(device: str, reps: int, meta_batch: int | None, trainings: list[str]) -> list[dict]:
+def measure(device: str, reps: int, meta_batch: int | None, trainings: list[str], extra: list[str]) -> list[dict]:
     """Median seconds per meta-batch (assembly alone, and assembly plus an outer step) per training
-    (names of ``TRAININGS``) and pipeline on ``device``, with ``meta_batch`` tasks (None: the recipe's)."""
+    (names of ``TRAININGS``) and pipeline on ``device``, with ``meta_batch`` tasks (None: the recipe's)
+    and the recipe overrides ``extra``."""
     rows = []
     for training, overrides in (TRAININGS[name] for name in trainings):
-        overrides = [*overrides, *([f"meta.meta_batch={meta_batch}"] if meta_batch else [])]
+        overrides = [*extra, *overrides, *([f"meta.meta_batch={meta_batch}"] if meta_batch else [])]
         config = load_config(RECIPE, [f"train.device={device}", *overrides])
         source = restoration_source(load_config(RECIPE, ["train.device=cpu", *overrides]))
         exp = build_experiment(config, network_spec_for(config, source.image_size, source.channels, None))
@@ -87,7 +97,9 @@ def measure(device: str, reps: int, meta_batch: int | None, trainings: list[str]
         rng = np.random.default_rng(0)
 
         def step(pipeline: str) -> None:
-            exp.learner.outer_step(assemble[pipeline](rng, meta_batch), task_generators(stream, meta_batch))
+            tasks = assemble[pipeline](rng, meta_batch)
+            with training_precision(config.train.precision, device):
+                exp.learner.outer_step(tasks, task_generators(stream, meta_batch))
 
         for pipeline in PIPELINES:  # warm-up: kernels, allocator, caches
             for _ in range(3):
@@ -110,17 +122,19 @@ def main() -> None:
     parser.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
     parser.add_argument("--meta-batches", type=int, nargs="+", default=[None], help="tasks per step (the recipe's: 4)")
     parser.add_argument("--trainings", nargs="+", choices=list(TRAININGS), default=list(TRAININGS))
+    parser.add_argument("--override", nargs="*", default=[], help="recipe overrides for every training (key=value)")
     parser.add_argument("--results-name", default="restoration_speed")
     args = parser.parse_args()
     torch.manual_seed(0)
     rows = [row for device in args.devices for n in args.meta_batches
-            for row in measure(device, args.reps, n, args.trainings)]  # fmt: skip
+            for row in measure(device, args.reps, n, args.trainings, args.override)]  # fmt: skip
     info = machine_info()
     lines = [
         "# Restoration training throughput: task assembly and outer step",
         "",
         "Recipe `configs/restoration/denoise_unet_fomaml.yaml` (U-Net width 32, 2 levels; meta-batches of "
-        "tasks of 8 + 8 patches of 48 px; half the tasks with lost pixels to fill). Median "
+        "tasks of 8 + 8 patches of 48 px; half the tasks with lost pixels to fill)"
+        + (f", with the overrides `{shlex.join(args.override)}`" if args.override else "") + ". Median "
         f"over {args.reps} interleaved repetitions, seed 0. Machine: {info['cpu']}, {info['cores']} cores, "
         f"{info['threads']} torch threads" + (f"; GPU {info['gpu']}" if info.get("gpu") else "") + ".",
         "",
@@ -132,7 +146,8 @@ def main() -> None:
         "",
         f"Command: `python benchmarks/restoration_speed.py {shlex.join(sys.argv[1:])}`",
     ]
-    write_results(args.results_name, lines, {"machine": info, "reps": args.reps, "rows": rows})
+    payload = {"machine": info, "reps": args.reps, "overrides": args.override, "rows": rows}
+    write_results(args.results_name, lines, payload)
 
 
 if __name__ == "__main__":

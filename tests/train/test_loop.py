@@ -13,7 +13,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from metagen.errors import CheckpointError, InputError
+from metagen.errors import CheckpointError, ConfigError, InputError
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
 from tests.tiny import TINY
@@ -198,3 +198,31 @@ def test_divergence_is_a_clear_error(tmp_path: Path, capsys):
     code = main(["train", str(recipe), "--out", str(tmp_path / "run"), "--quiet"])
     err = capsys.readouterr().err
     assert code == 1 and "diverged at step" in err and "internal error" not in err
+
+
+def test_bfloat16_training_steps_in_bfloat16_and_keeps_float32_weights(tmp_path: Path, monkeypatch):
+    dtypes: set[torch.dtype] = set()
+    convolve = torch.nn.Conv2d._conv_forward
+
+    def recording(self, x, weight, bias):
+        out = convolve(self, x, weight, bias)
+        dtypes.add(out.dtype)
+        return out
+
+    monkeypatch.setattr(torch.nn.Conv2d, "_conv_forward", recording)
+    tiny = ["meta.algorithm=fomaml", "train.sample_every=1000"]
+    found = {}
+    for precision in ("float32", "bfloat16"):
+        dtypes.clear()
+        train(config_from_dict(TINY, [*tiny, f"train.precision={precision}"]), tmp_path / precision, show_progress=False)
+        found[precision] = set(dtypes)
+    assert found["float32"] == {torch.float32}
+    assert torch.bfloat16 in found["bfloat16"]
+    train(config_from_dict(TINY, [*tiny, "train.steps=0"]), tmp_path / "start", show_progress=False)
+    start, full, mixed = (weights(tmp_path / name) for name in ("start", "float32", "bfloat16"))
+    assert all(t.dtype == torch.float32 for t in mixed.values())
+    moved = torch.cat([(full[k] - start[k]).flatten() for k in start]).norm()
+    apart = torch.cat([(full[k] - mixed[k]).flatten() for k in start]).norm()
+    assert 0 < apart < 0.2 * moved  # the same training, rounded
+    with pytest.raises(ConfigError, match="train.precision"):
+        config_from_dict(TINY, ["train.precision=float16"])

@@ -164,7 +164,9 @@ class Restorer:
         restore = functools.partial(self.network, params)
         if y.dtype != torch.bool:
             return supervised_loss(restore(x), y)
-        with torch.autocast(x.device.type, torch.bfloat16, enabled=self.adapt_precision == "bfloat16"):
+        if self.adapt_precision == "float32":  # as the caller runs it (a bfloat16 training run stays so)
+            return self._self_supervised_loss(restore, x, y, gen)
+        with torch.autocast(x.device.type, torch.bfloat16):
             return self._self_supervised_loss(restore, x, y, gen)
 
     def _self_supervised_loss(

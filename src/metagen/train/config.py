@@ -78,11 +78,16 @@ class TrainConfig:
     Super-Resolution"): ordinary training first, meta-learning from there; or, as ``dncnn25:PATH``,
     from the published DnCNN weights (``metagen.train.state.initialise_from``). ``lr_schedule``: the
     outer learning rate constant, or 'cosine', decayed to zero over the run (its steps or its time
-    budget, whichever ends it; ``metagen.train.schedule``)."""
+    budget, whichever ends it; ``metagen.train.schedule``). ``precision``: 'float32', or 'bfloat16'
+    to run each training step's forward and backward passes (inner loops and outer loss) in bfloat16
+    mixed precision (``torch.autocast``; weights, gradients and optimizer states stay float32;
+    Micikevicius et al. 2018, "Mixed Precision Training"), for more steps in the same time on
+    hardware with bfloat16 arithmetic (benchmarks/restoration_speed.py)."""
 
     steps: int = 1000
     time_budget_s: float | None = None
     lr_schedule: Literal["constant", "cosine"] = "constant"
+    precision: Literal["float32", "bfloat16"] = "float32"
     init_from: str | None = None
     seed: int = 0
     device: str = "cpu"

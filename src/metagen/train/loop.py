@@ -3,6 +3,7 @@ samples; resumable from any checkpoint to the same final weights."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -128,6 +129,14 @@ def _check_resume_config(saved: RunConfig, given: RunConfig) -> None:
         )
 
 
+def training_precision(precision: str, device: str) -> contextlib.AbstractContextManager:
+    """The context a training step runs in: as it is for 'float32', bfloat16 autocast on
+    ``device`` for 'bfloat16' (``TrainConfig.precision``)."""
+    if precision == "float32":
+        return contextlib.nullcontext()
+    return torch.autocast(torch.device(device).type, torch.bfloat16)
+
+
 def task_generators(stream: torch.Generator, n: int) -> list[torch.Generator]:
     """One CPU generator per task of a meta-batch, seeded from the run's ``stream``, so a task's
     random numbers do not depend on which process computes it or in what order."""
@@ -228,7 +237,8 @@ def _train_in_world(
                                                                                trained, budget))  # fmt: skip
                 _scale_learning_rates(exp, rollbacks.lr_scale, factor)
             tasks = [t.to(device) for t in source.sampler.sample_batch(np_rng, m.meta_batch)]
-            metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
+            with training_precision(config.train.precision, device):
+                metrics = exp.learner.outer_step(tasks, task_generators(torch_gen, len(tasks)))
             if scheduled:
                 metrics["outer_lr"] = exp.learner.outer_lr
             metrics.update(diagnostics())
