@@ -56,7 +56,9 @@ TRAININGS = {
     "pooled": ("ordinary, pooled (meta.batching=pooled)", ["meta.inner_steps=0", "meta.batching=pooled"]),
 }
 BF16 = ["train.precision=bfloat16"]
-TRAININGS.update({f"{name}_bf16": (f"{label}, bfloat16", [*overrides, *BF16]) for name, (label, overrides) in TRAININGS.items()})
+TRAININGS.update(
+    {f"{name}_bf16": (f"{label}, bfloat16", [*overrides, *BF16]) for name, (label, overrides) in TRAININGS.items()}
+)
 
 
 def synchronise(device: str) -> None:

@@ -214,7 +214,8 @@ def test_bfloat16_training_steps_in_bfloat16_and_keeps_float32_weights(tmp_path:
     found = {}
     for precision in ("float32", "bfloat16"):
         dtypes.clear()
-        train(config_from_dict(TINY, [*tiny, f"train.precision={precision}"]), tmp_path / precision, show_progress=False)
+        config = config_from_dict(TINY, [*tiny, f"train.precision={precision}"])
+        train(config, tmp_path / precision, show_progress=False)
         found[precision] = set(dtypes)
     assert found["float32"] == {torch.float32}
     assert torch.bfloat16 in found["bfloat16"]
