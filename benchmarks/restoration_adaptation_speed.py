@@ -35,6 +35,7 @@ from _common import machine_info, write_results
 
 from metagen.cli.generate_cmd import family_options
 from metagen.data.image_sets import load_image_set
+from metagen.errors import MetagenError
 from metagen.eval.restoration import module_restorer
 from metagen.fewshot.adapt import load_run
 from metagen.fewshot.restorer import ADAPT_PRECISIONS, random_crops
@@ -112,7 +113,12 @@ def main() -> None:
     if args.steps < 1 or args.max_images < 1 or args.reps < 1:
         parser.error("--steps, --max-images and --reps must be at least 1")
     torch.manual_seed(0)
-    loaded = load_run(args.run, "cpu", "restorer", family_options(args))
+    try:
+        loaded = load_run(args.run, "cpu", "restorer", family_options(args))
+    except MetagenError as exc:
+        parser.error(str(exc))
+    if not os.path.isfile(args.dncnn):
+        parser.error(f"DnCNN-25 weights not found: {args.dncnn} (set --dncnn or METAGEN_DATA)")
     if loaded.channels != 1:
         parser.error(f"{args.run} restores {loaded.channels}-channel images; this benchmark needs a grey one")
     image = load_image_set("BSD68")[0].pixels.astype(np.float32) / 255.0

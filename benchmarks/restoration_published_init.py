@@ -20,7 +20,12 @@ an SGD inner loop, whose steps scale with the gradient (Adam's first step moves 
 about its rate), and both runs adapted by it, ``--override meta.outer_lr=0.0001
 meta.inner_optimizer=sgd meta.inner_lr=0.01 --runs-dir /work/runs/pi-sgd --table
 restoration_published_init_sgd`` and the same other options produced
-benchmarks/results/restoration_published_init_sgd.md.
+benchmarks/results/restoration_published_init_sgd.md. The same again with both runs trained in
+bfloat16 mixed precision and adapted with bfloat16 steps, ``--override meta.outer_lr=0.0001
+meta.inner_optimizer=sgd meta.inner_lr=0.01 train.precision=bfloat16 --family noise_loss=renoise
+noise_model=signal noise_estimator=weak_texture adapt_precision=bfloat16 --runs-dir
+/work/runs/pi-bf16 --table restoration_published_init_bf16``, produced
+benchmarks/results/restoration_published_init_bf16.md.
 """
 
 from __future__ import annotations

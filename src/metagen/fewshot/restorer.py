@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -138,9 +138,9 @@ class Restorer:
     def channels_last(self) -> Iterator[None]:
         """Hold the network's weights, and give it its inputs, in the channels-last layout for the
         duration (adapting to an image and restoring it); the weights go back to the default
-        layout after, as safetensors checkpoints need it. PyTorch's CPU convolutions (oneDNN) run
-        a whole image about three times as fast channels-last, and an adaptation step somewhat
-        faster (benchmarks/restoration_adaptation_speed.py); parameters adapted keep the layout."""
+        layout after, as safetensors checkpoints need it. PyTorch's CPU convolutions (oneDNN) are
+        faster channels-last, on a whole image most (benchmarks/restoration_adaptation_speed.py);
+        parameters adapted keep the layout."""
         self.model.to(memory_format=torch.channels_last)
         previous, self._channels_last = self._channels_last, True
         try:
@@ -155,6 +155,10 @@ class Restorer:
         :meth:`channels_last`)."""
         return functional_call(self.model, params, (in_channels_last(x) if self._channels_last else x,))
 
+    def _network_in_bfloat16(self, params: Params, x: torch.Tensor) -> torch.Tensor:
+        with torch.autocast(x.device.type, torch.bfloat16):
+            return self.network(params, x)
+
     def task_loss(self, params: Params, x: torch.Tensor, y: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
         """Self-supervised loss when ``y`` is the known-pixel mask (bool): ``noise_loss`` where
         every pixel is known, hiding and refilling known pixels where some are not (inpainting),
@@ -164,14 +168,8 @@ class Restorer:
         restore = functools.partial(self.network, params)
         if y.dtype != torch.bool:
             return supervised_loss(restore(x), y)
-        if self.adapt_precision == "float32":  # as the caller runs it (a bfloat16 training run stays so)
-            return self._self_supervised_loss(restore, x, y, gen)
-        with torch.autocast(x.device.type, torch.bfloat16):
-            return self._self_supervised_loss(restore, x, y, gen)
-
-    def _self_supervised_loss(
-        self, restore: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor, gen: torch.Generator
-    ) -> torch.Tensor:
+        if self.adapt_precision == "bfloat16":  # the network's passes; the loss's own sums stay float32
+            restore = functools.partial(self._network_in_bfloat16, params)
         if self.sr_scale:
             return rescale_loss(restore, x, self.sr_scale)
         if not bool(y.all()):
@@ -185,11 +183,13 @@ class Restorer:
     def noise_std(self, noisy: torch.Tensor) -> torch.Tensor:
         """The noise's standard deviation in ``noisy`` [B, C, H, W] as re-noising and SURE take it:
         the family's noise model and estimator (``estimated_noise_std``). The inner loop steps on
-        one batch many times; its level is estimated once (again if the batch changes in place)."""
+        one batch many times; its level is estimated once (again if the batch changes in place),
+        in float32 whatever precision the steps take."""
         cached = self._noise_level
         if cached is not None and cached[0] is noisy and cached[1] == noisy._version:
             return cached[2]
-        level = estimated_noise_std(noisy, self.noise_model, self.noise_estimator)
+        with torch.autocast(noisy.device.type, enabled=False):
+            level = estimated_noise_std(noisy, self.noise_model, self.noise_estimator)
         self._noise_level = (noisy, noisy._version, level)
         return level
 
