@@ -91,6 +91,34 @@ def write_side_table(name: str, title: str, result: Any, args: argparse.Namespac
     write_results(name, lines, payload)
 
 
+def transfer_jobs(
+    out: Path,
+    seconds: float,
+    device: str,
+    overrides: list[str],
+    transfer_seconds: float,
+    meta_overrides: Sequence[str] = (),
+    recipe: Path = RECIPE,
+) -> tuple[tuple, list[tuple]]:
+    """Meta-transfer's jobs (recipe, overrides, folder) under ``out`` (Soh et al. 2020): the
+    ordinary pretraining for ``seconds``, then the meta-learned run from its weights for
+    ``transfer_seconds`` and the ordinary run going on from the pretraining for as long, so both
+    have the same total budget. The second two start once :func:`continue_from_pretraining` ran."""
+    pretraining = pretrain_job(out, seconds, device, overrides, recipe)
+    # the meta-learned run starts from the pretraining's weights (a later init_from wins)
+    meta = (recipe, budget(transfer_seconds, device, overrides) + [f"train.init_from={pretraining[2]}",
+                                                                   *meta_overrides], out / "meta")  # fmt: skip
+    plain = (recipe, budget(seconds + transfer_seconds, device, overrides) + PLAIN, out / "plain")
+    return pretraining, [meta, plain]
+
+
+def continue_from_pretraining(out: Path) -> None:
+    """Start meta-transfer's ordinary run under ``out`` from its pretraining's last state (it resumes
+    from there), unless it has started already."""
+    if not (out / "plain").exists():
+        shutil.copytree(out / "plain-pretrain", out / "plain")
+
+
 def train_runs(
     out: Path,
     seconds: float,
@@ -102,21 +130,13 @@ def train_runs(
     recipe: Path = RECIPE,
 ) -> tuple[Path, Path]:
     """Train the meta-learned and the ordinary run of ``recipe`` for ``seconds`` each; with
-    ``transfer_seconds``, meta-transfer instead (Soh et al. 2020): the ordinary run trains for
-    ``seconds``, the meta-learned run starts from its weights and meta-trains for
-    ``transfer_seconds`` while the ordinary run trains on for as long, so both have the same total
-    budget. ``meta_overrides`` apply to the meta-learned run alone (its self-supervised loss, say)."""
+    ``transfer_seconds``, meta-transfer instead (:func:`transfer_jobs`). ``meta_overrides`` apply to
+    the meta-learned run alone (its self-supervised loss, say)."""
     if transfer_seconds:
-        pretraining = pretrain_job(out, seconds, device, overrides, recipe)
-        pretrained = pretraining[2]
+        pretraining, jobs = transfer_jobs(out, seconds, device, overrides, transfer_seconds, meta_overrides, recipe)
         if not finished(*pretraining):
             train_one(*pretraining)
-        if not (out / "plain").exists():  # the ordinary run goes on from its pretraining's last state
-            shutil.copytree(pretrained, out / "plain")
-        # the meta-learned run starts from the pretraining's weights (a later init_from wins)
-        jobs = [(recipe, budget(transfer_seconds, device, overrides) + [f"train.init_from={pretrained}",
-                                                                       *meta_overrides], out / "meta"),
-                (recipe, budget(seconds + transfer_seconds, device, overrides) + PLAIN, out / "plain")]  # fmt: skip
+        continue_from_pretraining(out)
     else:
         jobs = [
             (recipe, budget(seconds, device, overrides) + [*meta_overrides], out / "meta"),

@@ -387,6 +387,24 @@ def test_benchmark_adapts_both_runs_the_meta_learned_way(restoration_run, tmp_pa
     assert psnrs["renoise"]["metagen meta-learned, 10 steps"] != psnrs["blind_spot"]["metagen meta-learned, 10 steps"]
 
 
+def test_benchmark_without_peers_scores_only_the_networks_and_the_input(restoration_run, tmp_path):
+    from metagen.reports.restoration_benchmark import INPUT, Condition, run_benchmark
+
+    yy, xx = np.mgrid[0:32, 0:36]
+    write_image(tmp_path / "Set12" / "01.png", np.uint8(128 + 90 * np.sin(xx / 5) * np.cos(yy / 7)))
+    run = restoration_run / "run"
+    condition = [Condition("Set12", "poisson:peak=30", False)]
+    with_peers = run_benchmark(run, run, None, condition, 1, tmp_path, root=tmp_path)
+    alone = run_benchmark(run, run, None, condition, 1, tmp_path, root=tmp_path, peers=False)
+    networks = {f"metagen meta-learned, {n} steps" for n in (0, 1, 5, 10)}
+    networks |= {f"same net, ordinary training, {n} steps" for n in (0, 10)}
+    assert {r["method"] for r in alone.rows} == networks | {INPUT}
+    assert "total variation (skimage)" in {r["method"] for r in with_peers.rows}
+    # the networks' rows are the same either way
+    scores = {r["method"]: r["psnr"] for r in with_peers.rows}
+    assert all(scores[r["method"]] == r["psnr"] for r in alone.rows)
+
+
 def test_benchmark_adds_self_ensembled_rows_for_the_meta_learned_run(restoration_run, tmp_path, capsys):
     from metagen.nn.self_ensemble import self_ensemble
     from metagen.reports.restoration_benchmark import Condition, benchmark_markdown, run_benchmark

@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import stats
 
 from metagen.eval.features import FeatureSpace
 from metagen.grid import save_grid
 from metagen.reports.generation import evaluate_generation
+from metagen.reports.intervals import seed_interval95
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import load_config
 from metagen.train.loop import train
@@ -228,13 +228,6 @@ def metric_value(summary: dict[str, Any], key: str) -> tuple[float | None, float
     interval = m.get("ci95")
     half = None if not interval else (interval[1] - interval[0]) / 2
     return float(m["value"]), half
-
-
-def seed_interval95(values: list[float]) -> float:
-    """Half-width of the 95% Student-t interval of the mean of ``values`` (one per seed), as the
-    protocols of DESIGN.md ask: t(0.975, n - 1) * std / sqrt(n)."""
-    n = len(values)
-    return float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / math.sqrt(n))
 
 
 def aggregate(results: list[MethodResult], k: int, baseline: str = "generated") -> list[dict[str, Any]]:

@@ -242,6 +242,7 @@ def run_benchmark(
     figure_prefix: str = "restoration",
     ensemble_steps: Sequence[int] = (),
     sure: tuple[int, int] | None = None,
+    peers: bool = True,
 ) -> BenchmarkResult:
     """Every method on every condition: the meta-learned run at 0/1/5/10 adaptation steps, the
     ordinarily trained run (if given) at 0/10, DnCNN-25 (if its weights are given) and the classical
@@ -255,7 +256,8 @@ def run_benchmark(
     rows labelled ``SELF_ENSEMBLE``. ``sure`` (steps, every): the meta-learned run also adapted up
     to that many steps with the step chosen per image by SURE among every ``every``-th (noise
     conditions only; :func:`sure_label` rows, self-ensembled too when ``ensemble_steps`` is set).
-    The figures are ``figure_dir/{figure_prefix}_{set}.png``.
+    ``peers`` false leaves out DnCNN-25 and the classical restorers (the networks' rows only, as
+    when the same peers were scored already). The figures are ``figure_dir/{figure_prefix}_{set}.png``.
 
     Both runs adapt the way the meta-learned run does: its recipe's ``model.family`` options (the
     self-supervised loss), updated by ``family``; the super-resolution runs adapt by the rescaling
@@ -268,7 +270,7 @@ def run_benchmark(
 
     t0 = time.perf_counter()
     adaptation = {**config_of(find_checkpoint(meta_run)).model.family, **(family or {})}
-    dncnn_restore = module_restorer(load_kair_dncnn(dncnn), device) if dncnn else None
+    dncnn_restore = module_restorer(load_kair_dncnn(dncnn), device) if dncnn and peers else None
     runs: dict[str, dict[str, Any]] = {}
     labelled = [(META_LABEL, meta_run, META_STEPS)]
     if plain_run:
@@ -300,6 +302,8 @@ def run_benchmark(
             methods["DnCNN-25 (published weights)"] = per_channel(
                 lambda x, known: dncnn_restore(x) if known is None else None
             )
+        if not peers:
+            return methods
         return {**methods, **CLASSICAL, **(opencv_peers.OPENCV if opencv_peers.available() else {})}
 
     rows: list[dict[str, Any]] = []
