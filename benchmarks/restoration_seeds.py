@@ -97,7 +97,7 @@ def score_seed(args: argparse.Namespace, seed: int, conditions: list[Condition],
     so a scoring interrupted, or run again with more conditions, scores only what it has not (all
     again if the runs or the scoring options changed)."""
     out = Path(args.runs_dir) / f"seed{seed}"
-    settings = {"runs": [training_summary(out / "meta"), training_summary(out / "plain")],
+    settings = {"runs": [training_summary(out / "meta"), training_summary(out / "plain")], "root": args.root,
                 "max_images": args.max_images, "seed": args.seed, "family": args.family, "peers": peers,
                 "ensemble_steps": args.ensemble_steps, "sure_steps": args.sure_steps}  # fmt: skip
     cache = out / "seed_scores.json"
@@ -109,7 +109,7 @@ def score_seed(args: argparse.Namespace, seed: int, conditions: list[Condition],
             continue
         result = run_benchmark(
             out / "meta", out / "plain", args.dncnn, [condition], args.max_images, out, args.device, args.seed,
-            family=family_options(args), ensemble_steps=args.ensemble_steps, figure_prefix="seeds",
+            root=args.root, family=family_options(args), ensemble_steps=args.ensemble_steps, figure_prefix="seeds",
             sure=sure, peers=peers,
         )  # fmt: skip
         stored["rows"][condition_name(condition)], stored["runs"] = result.rows, result.runs
@@ -128,6 +128,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=["BSD68"])
     parser.add_argument("--degradations", nargs="+", default=DEGRADATIONS)
     parser.add_argument("--results-name", default="restoration_seeds")
+    parser.add_argument("--root", help="the folder that holds the test sets (default: the data folder's)")
     add_transfer_arguments(parser, "runs/restoration-seeds")
     args = parser.parse_args()
     check_budgets(parser, args)
