@@ -2,19 +2,19 @@
 first-order MAML from its weights, against ordinary training going on for as long) trained once per
 seed, and the networks scored on a few conditions, to give the mean and 95% interval over seeds
 that DESIGN.md's protocols ask for, and seed-paired differences (meta-learned against ordinary
-training, adapted against the best peer).
+training, adapted against not adapted and against the best peer).
 
     python benchmarks/restoration_seeds.py --seeds 0 1 2 --train-seconds 900 --transfer-seconds 420 \\
+        --override model.options.bias_free=true --meta-override model.family.noise_loss=renoise \\
         --family noise_loss=renoise noise_model=signal noise_estimator=weak_texture --max-images 12
 
 Each seed's runs train under --runs-dir/seed{S} with train.seed=S; the jobs (three per seed: the
 pretraining, then the meta-learned and the ordinary run from it) share --workers processes of one
 thread each, so on a two-core machine every run gets one core. The degradations keep the
 protocol's seed (--seed); DnCNN-25 and the classical peers, which no training seed changes, are
-scored once, with the first seed. Each seed's scores are kept in its folder, condition by condition,
-so an interrupted run goes on where it stopped. Writes benchmarks/results/restoration_seeds.md (--results-name) and its
-JSON twin.
-"""
+scored once, with the first seed. Each seed's scores are kept in its folder, condition by
+condition, so an interrupted run goes on where it stopped. Writes
+benchmarks/results/restoration_seeds.md (--results-name) and its JSON twin."""
 
 from __future__ import annotations
 
@@ -42,7 +42,9 @@ from metagen.reports.restoration_benchmark import MATCHED, MISMATCHED, Condition
 from metagen.reports.restoration_seeds import aggregate_over_seeds, paired_differences, seeds_markdown
 from metagen.train.checkpoint import write_json_atomic
 
-DEGRADATIONS = ["gaussian:sigma=25", "gaussian:sigma=75", "poisson:peak=30", "speckle:std=0.3", "missing:fraction=0.5"]
+SETS = ["BSD68", "Set12"]
+DEGRADATIONS = ["gaussian:sigma=25", "gaussian:sigma=60", "gaussian:sigma=75", "poisson:peak=30", "speckle:std=0.3",
+                "missing:fraction=0.5"]  # fmt: skip
 
 
 def chosen_conditions(parser: argparse.ArgumentParser, sets: list[str], degradations: list[str]) -> list[Condition]:
@@ -125,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="training seeds (train.seed)")
     parser.add_argument("--workers", type=int, default=2, help="training runs at once, one thread each")
-    parser.add_argument("--sets", nargs="+", default=["BSD68"])
+    parser.add_argument("--sets", nargs="+", default=SETS)
     parser.add_argument("--degradations", nargs="+", default=DEGRADATIONS)
     parser.add_argument("--results-name", default="restoration_seeds")
     parser.add_argument("--root", help="the folder that holds the test sets (default: the data folder's)")
