@@ -24,7 +24,8 @@ def _rows_by_seed() -> dict[int, list[dict]]:
     rows: dict[int, list[dict]] = {}
     for index, seed in enumerate((3, 5, 8)):
         rows[seed] = [_row("poisson:peak=30", method, values[index]) for method, values in networks.items()]
-        rows[seed] += [_row("gaussian:sigma=25", method, values[index] + 5, True) for method, values in networks.items()]
+        rows[seed] += [_row("gaussian:sigma=25", method, values[index] + 5, True)
+                       for method, values in networks.items()]  # fmt: skip
         rows[seed].append(_row("poisson:peak=30", INPUT, 19.0))  # the input beats no network but is no peer
     rows[3] += [_row("poisson:peak=30", TV, 24.1), _row("poisson:peak=30", NLM, 23.0),
                 _row("gaussian:sigma=25", TV, 40.0, True)]  # fmt: skip
@@ -68,6 +69,15 @@ def test_paired_differences_are_per_seed():
     assert published["differences"] == pytest.approx([-0.23, 0.07, 0.67])
     # a matched condition is no target against the peers
     assert not any(d["degradation"] == "gaussian:sigma=25" and "best peer" in d["against"] for d in differences)
+    assert not any("x8" in d["method"] for d in differences)  # no self-ensembled rows were scored
+
+
+def test_self_ensembled_rows_are_compared_with_the_best_peer_too():
+    rows = _rows_by_seed()
+    for index, seed in enumerate((3, 5, 8)):
+        rows[seed].append(_row("poisson:peak=30", META10 + ", x8 self-ensemble", 24.5 + index))
+    found = {(d["method"], d["against"]): d for d in paired_differences(aggregate_over_seeds(rows))}
+    assert found[META10 + ", x8 self-ensemble", f"{TV} (best peer)"]["differences"] == pytest.approx([0.4, 1.4, 2.4])
 
 
 def test_the_markdown_gives_every_seed_and_marks_the_peers_scored_once():
