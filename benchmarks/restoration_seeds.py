@@ -63,21 +63,20 @@ def seed_jobs(args: argparse.Namespace, seed: int) -> tuple[tuple, list[tuple]]:
                          [*args.override, f"train.seed={seed}"], args.transfer_seconds, args.meta_override)  # fmt: skip
 
 
-def train_seeds(args: argparse.Namespace) -> None:
-    """Train every seed's runs (skipping those finished), at most --workers at once, one thread each;
-    a seed's two runs start once its pretraining has finished."""
+def train_seeds(args: argparse.Namespace, staged: dict[int, tuple[tuple, list[tuple]]]) -> None:
+    """Train every seed's ``staged`` jobs (:func:`seed_jobs`; those finished are skipped), at most
+    --workers at once, one thread each; a seed's two runs start once its pretraining has finished."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=context, max_tasks_per_child=1) as pool:
         running: dict[Future, int | None] = {}  # a pretraining's future gives its seed; a run's, None
 
         def start_runs(seed: int) -> None:
             continue_from_pretraining(Path(args.runs_dir) / f"seed{seed}")
-            for job in seed_jobs(args, seed)[1]:
+            for job in staged[seed][1]:
                 if not finished(*job):
                     running[pool.submit(train_one, *job, 1)] = None
 
-        for seed in args.seeds:
-            pretraining = seed_jobs(args, seed)[0]
+        for seed, (pretraining, _) in staged.items():
             if finished(*pretraining):
                 start_runs(seed)
             else:
@@ -138,9 +137,9 @@ def main() -> None:
     if len(set(args.seeds)) != len(args.seeds) or args.workers < 1:
         parser.error("--seeds must be distinct and --workers at least 1")
     conditions = chosen_conditions(parser, args.sets, args.degradations)
-    staged = [seed_jobs(args, seed) for seed in args.seeds]
-    refuse_unloadable(parser, [job for pretraining, runs in staged for job in (pretraining, *runs)])
-    train_seeds(args)
+    staged = {seed: seed_jobs(args, seed) for seed in args.seeds}
+    refuse_unloadable(parser, [job for pretraining, runs in staged.values() for job in (pretraining, *runs)])
+    train_seeds(args, staged)
     scores = {seed: score_seed(args, seed, conditions, peers=seed == args.seeds[0], sure=sure) for seed in args.seeds}
     aggregated = aggregate_over_seeds({seed: s["rows"] for seed, s in scores.items()})
     differences = paired_differences(aggregated)

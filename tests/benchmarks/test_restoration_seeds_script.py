@@ -81,3 +81,18 @@ def test_seeds_train_score_and_resume_on_a_tiny_recipe(tmp_path):
     assert list(again) == ["Set12 poisson:peak=30", "Set12 speckle:std=0.3"]
     assert again["Set12 poisson:peak=30"][0]["psnr"] == 99.0  # kept, not scored again
     assert {r["degradation"] for r in second["aggregated"]} == {"poisson:peak=30", "speckle:std=0.3"}
+
+
+def test_a_training_run_that_fails_stops_with_its_reason(tmp_path):
+    (tmp_path / "Train400").mkdir()  # no images to train on: the recipe loads, its training fails
+    write_image(tmp_path / "Set12" / "01.png", _pattern(32, 36, 5))
+    done = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "restoration_seeds.py"), "--seeds", "0", "--train-seconds", "2",
+         "--transfer-seconds", "1", "--override", f"data.root={tmp_path}", "data.options.patch=16",
+         "--sets", "Set12", "--degradations", "poisson:peak=30", "--root", str(tmp_path), "--dncnn", "",
+         "--runs-dir", str(tmp_path / "runs"), "--results-name", str(tmp_path / "seeds")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "a training run failed (image set Train400: no images in" in done.stderr
+    assert "Traceback" not in done.stderr and not (tmp_path / "seeds.md").exists()
