@@ -41,6 +41,7 @@ from metagen.reports.generation_benchmark import (
     slug,
     table_lines,
     target_check,
+    temperature_choice_lines,
 )
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
@@ -127,6 +128,8 @@ def main() -> None:
             rows = merge_rows(rows, kept["tables"][f"K={k}"], [m.name for m in all_methods], kept["command"])
         check = target_check if args.dataset == "omniglot" else faces_target_check
         lines += ["", f"## K = {k}", "", *table_lines(rows + copies), "", *check(rows)]
+        chosen = temperature_choice_lines(results, k, first["units"])
+        lines += ["", *chosen] if chosen else []
         payload["tables"][f"K={k}"] = rows + copies
     if kept is not None:
         lines += ["", *provenance_lines(payload["tables"])]

@@ -27,12 +27,13 @@ from metagen.tasks.sampler import EpisodeSampler, as_float
 from metagen.train.experiment import CLASSIFYING_FAMILIES
 
 
-def held_out_classes(loaded: LoadedRun) -> ClassImageDataset:
-    """The test classes of the run's data, by the class split stored in its checkpoint."""
+def held_out_classes(loaded: LoadedRun, part: str = "test") -> ClassImageDataset:
+    """The test (or, with ``part="val"``, the validation) classes of the run's data, by the class
+    split stored in its checkpoint."""
     d = loaded.experiment.config.data
     ds = load_dataset(d.dataset, d.root, d.size, d.channels, **d.options)
     split = ClassSplit.from_json(loaded.record["split"])
-    return apply_split(ds, split, "test")
+    return apply_split(ds, split, part)
 
 
 def mean_interval(values: list[float]) -> tuple[float, float]:

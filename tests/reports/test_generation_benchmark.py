@@ -23,6 +23,8 @@ def _recipes(tmp_path: Path) -> list[bench.Method]:
         bench.Method("VAE, Reptile, 4 steps", str(tmp_path / "vae.yaml"), adapt_steps=4, run_of="VAE, Reptile"),
         bench.Method("VAE, Reptile, mean latents", str(tmp_path / "vae.yaml"), run_of="VAE, Reptile",
                      family=(("temperature", 0.0),)),
+        bench.Method("VAE, Reptile, temperature chosen on validation", str(tmp_path / "vae.yaml"),
+                     run_of="VAE, Reptile", temperatures=(0.0, 1.0)),
     ]  # fmt: skip
 
 
@@ -46,14 +48,22 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert sampler.by_shots[2]["family_options"]["temperature"] == 0.0
     assert results[0].by_shots[2]["family_options"] == {}
     assert sampler.by_shots[2]["metrics"]["fid"] != results[0].by_shots[2]["metrics"]["fid"]
-    assert len(list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").iterdir())) == 3
+    # the temperature chosen on (4 of) the validation classes, then the test classes scored at it
+    choice = results[5].by_shots[2]["temperature_choice"]
+    assert choice["validation_classes"] == 4 and [c["temperature"] for c in choice["candidates"]] == [0.0, 1.0]
+    assert results[5].by_shots[2]["family_options"]["temperature"] == choice["temperature"] in (0.0, 1.0)
+    if choice["temperature"] == 0.0:  # the very evaluation of the "mean latents" row
+        assert results[5].by_shots[2]["metrics"] == sampler.by_shots[2]["metrics"]
+    evaluations = list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").iterdir())
+    assert len(evaluations) == 3 + 1 + (choice["temperature"] != 0.0)  # + the choice (+ its own evaluation)
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")
 
     monkeypatch.setattr(bench, "evaluate_generation", refuse)
+    monkeypatch.setattr(bench, "choose_temperature", refuse)
     again = bench.run_generation_benchmark(methods, **kwargs)
-    assert again[0].by_shots == results[0].by_shots
+    assert again[0].by_shots == results[0].by_shots and again[5].by_shots == results[5].by_shots
 
     rows = bench.aggregate(results, 2)
     copies = bench.aggregate(results[:1], 2, baseline="copy_the_shots")
@@ -69,7 +79,12 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert rows[0]["nll_bound"]["value"] > 0  # nats per image, an upper bound on -log p
     verdict = bench.target_check(rows)
     assert verdict[0].startswith("Best meta-learned method by class fidelity: **VAE, Reptile")
-    assert len(verdict) == 1 + 4 + 1  # one line per other method, then memorisation and downstream
+    assert len(verdict) == 1 + 5 + 1  # one line per other method, then memorisation and downstream
+    assert rows[5]["chosen_temperatures"] == [choice["temperature"]] and "chosen_temperatures" not in rows[0]
+    notes = bench.temperature_choice_lines(results, 2, "characters")
+    assert len(notes) == 2 and notes[0].startswith("Temperatures chosen on 4 validation characters")
+    picked = f"seed 0: temperature {choice['temperature']:g} (validation memorisation"
+    assert notes[1].startswith(f"- VAE, Reptile, temperature chosen on validation, {picked}")
 
 
 def test_metric_values_and_spread_over_seeds():
@@ -97,7 +112,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 22
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 24
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}
@@ -108,6 +123,13 @@ def test_benchmark_methods_point_at_recipes_that_exist():
         assert hot.run_of == "Set-VAE (warped shots), no steps" and dict(hot.family) == {"temperature": 3.0}
         seen = by_name["Set-VAE (warped shots, flow sees its shot), temperature 2, no steps"]
         assert seen.run_of == bench.SET_VAE_WARP_SEEN and bench.FLOW_SEES_SHOT in by_name[seen.run_of].overrides
+    # a temperature chosen on validation where the split has validation classes: not on AT&T
+    chosen = [m for m in omniglot + faces[0] if m.temperatures]
+    assert [m.name for m in chosen] == 2 * ["Set-VAE (warped shots), temperature chosen on validation, no steps",
+                                            "Set-VAE (warped shots, flow sees its shot), temperature chosen on "
+                                            "validation, no steps"]  # fmt: skip
+    assert all(m.run_of and not m.family and 3.0 in m.temperatures for m in chosen)
+    assert not any(m.temperatures for m in faces[1])
 
 
 def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:

@@ -96,18 +96,23 @@ def evaluate_generation(
     downstream_tasks: int = 600,
     max_classes: int | None = None,
     family: dict[str, Any] | None = None,
+    part: str = "test",
 ) -> GenerationReport:
     """Run ``protocol`` on the generator ``run``; ``max_classes`` limits the test classes (for quick
     checks; the protocol's numbers use all of them); ``family`` replaces options of the recipe's
-    ``model.family`` (another sampler of the same weights, for example)."""
+    ``model.family`` (another sampler of the same weights, for example). ``part="val"`` runs it on
+    the split's validation classes instead, for choices (a sampling temperature, say) that must not
+    look at the test classes."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
+    if part not in ("test", "val"):
+        raise InputError(f"part must be 'test' or 'val', not {part!r}")
     loaded = load_generator(run, device, family)
     dataset = loaded.experiment.config.data.dataset
     allowed, unit, units = PROTOCOLS[protocol]
     if allowed and dataset not in allowed:
         raise InputError(f"protocol {protocol} is defined on {', '.join(allowed)}; this run was trained on {dataset}")
-    test = held_out_classes(loaded)
+    test = held_out_classes(loaded, part)
     features.check_unseen(list(test.class_names), dataset)
     draw = draw_shots(test, shots, seed)
     classes = range(min(test.num_classes, max_classes or test.num_classes))
@@ -167,6 +172,7 @@ def evaluate_generation(
         "algorithm": loaded.record["algorithm"],
         "network": loaded.record["network"],
         "dataset": dataset,
+        "part": part,
         "test_classes": len(classes),
         "test_classes_in_split": test.num_classes,
         "shots": shots,

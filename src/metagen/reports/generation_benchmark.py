@@ -23,6 +23,7 @@ from metagen.eval.features import FeatureSpace
 from metagen.grid import save_grid
 from metagen.reports.generation import evaluate_generation
 from metagen.reports.intervals import seed_interval95
+from metagen.reports.temperature_choice import TemperatureChoice, choose_temperature
 from metagen.train.checkpoint import write_json_atomic
 from metagen.train.config import load_config
 from metagen.train.loop import train
@@ -32,7 +33,9 @@ from metagen.train.loop import train
 class Method:
     """``name`` in the tables; ``recipe`` (a YAML path) with ``overrides``; ``adapt_steps`` replaces
     the recipe's at evaluation (None keeps it); ``family`` replaces ``model.family`` options at
-    evaluation (another sampler, say); ``meta_learned`` marks the methods the targets are about (not
+    evaluation (another sampler, say); ``temperatures``, where given, are candidate sampling
+    temperatures, one of which is chosen per seed and K on the split's validation classes
+    (:mod:`metagen.reports.temperature_choice`); ``meta_learned`` marks the methods the targets are about (not
     baselines); ``run_of`` names another method whose trained run this one evaluates differently
     (the same weights with more adaptation steps or another sampler), so it is trained once."""
 
@@ -43,6 +46,7 @@ class Method:
     meta_learned: bool = True
     run_of: str | None = None
     family: tuple[tuple[str, Any], ...] = ()
+    temperatures: tuple[float, ...] = ()  # candidates: the sampling temperature is chosen among them on validation
 
 
 SCRATCH_STEPS = 100
@@ -67,14 +71,29 @@ def hotter(base: Method, temperature: float) -> Method:
     return Method(name, base.recipe, base.overrides, run_of=base.name, family=(("temperature", temperature),))
 
 
+def validated(base: Method, candidates: tuple[float, ...]) -> Method:
+    """``base``'s trained run sampled at the temperature among ``candidates`` that the split's
+    validation classes choose (per seed and K): the test classes play no part in the choice."""
+    name = base.name.removesuffix(", no steps") + ", temperature chosen on validation"
+    name += ", no steps" if base.name.endswith(", no steps") else ""
+    return Method(name, base.recipe, base.overrides, run_of=base.name, temperatures=candidates)
+
+
 # their defaults: the Reptile VAE 0.5, the set VAEs 1
 HOTTER = {REPTILE_VAE: (1.0,), SET_VAE_WARP: (2.0, 3.0), SET_VAE_WARP_SEEN: (2.0, 3.0)}
+VALIDATED = {SET_VAE_WARP: (1.0, 1.5, 2.0, 2.5, 3.0), SET_VAE_WARP_SEEN: (1.0, 1.5, 2.0, 2.5, 3.0)}
 
 
-def with_hotter(methods: list[Method]) -> list[Method]:
+def with_hotter(methods: list[Method], validation: bool = True) -> list[Method]:
     """``methods`` with each method of ``HOTTER`` followed by its run sampled at those temperatures,
-    so that their trade-offs between copying and class fidelity stand side by side."""
-    return [m for base in methods for m in (base, *(hotter(base, t) for t in HOTTER.get(base.name, ())))]
+    so that their trade-offs between copying and class fidelity stand side by side, and (where the
+    split has ``validation`` classes) each of ``VALIDATED`` by its run at a temperature chosen on them."""
+
+    def variants(base: Method) -> list[Method]:
+        hot = [hotter(base, t) for t in HOTTER.get(base.name, ())]
+        return hot + ([validated(base, VALIDATED[base.name])] if validation and base.name in VALIDATED else [])
+
+    return [m for base in methods for m in (base, *variants(base))]
 
 
 def omniglot_methods(configs: Path) -> list[Method]:
@@ -124,7 +143,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         ),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
         Method("VAE, scratch", vae, ("train.steps=0",), SCRATCH_STEPS, meta_learned=False),
-    ])
+    ], validation=dataset != "att")  # the AT&T split has no validation identities
 
 
 def slug(name: str) -> str:
@@ -183,23 +202,73 @@ def run_generation_benchmark(
             run, record = train_method(method, seed, budget_s, out, device)
             result = MethodResult(method, seed, float(record["training_seconds"]), int(record["steps"]))
             for k in shots:
+                family, choice = method.family, None
+                if method.temperatures:
+                    choice = validated_temperature(method, run, features, protocol, k, seed, max_classes, device)
+                    family = (*family, ("temperature", choice.temperature))
                 key = (f"{protocol}-k{k}-seed{seed}-classes{max_classes or 'all'}-steps{method.adapt_steps}"
                        f"-boot{bootstrap}-tasks{downstream_tasks}-{features.checksum[:12]}-{EVALUATION_VERSION}"
-                       + "".join(f"-{k}{v}" for k, v in method.family))  # fmt: skip
+                       + "".join(f"-{option}{value}" for option, value in family))  # fmt: skip
+                chosen = {} if choice is None else {"temperature_choice": choice.to_json()}
                 cached = run / "evaluations" / f"{key}.json"
                 if cached.exists():  # the same evaluation of the same weights: reuse it
-                    result.by_shots[k] = json.loads(cached.read_text())
+                    result.by_shots[k] = json.loads(cached.read_text()) | chosen
                     continue
                 report = evaluate_generation(run, features, protocol, k, seed=seed, steps=method.adapt_steps,
                                              device=device, bootstrap=bootstrap, downstream_tasks=downstream_tasks,
-                                             max_classes=max_classes, family=dict(method.family))  # fmt: skip
-                result.by_shots[k] = report.summary
+                                             max_classes=max_classes, family=dict(family))  # fmt: skip
+                result.by_shots[k] = report.summary | chosen
                 write_json_atomic(cached, report.summary)
                 if seed == seeds[0] and k == max(shots):
                     scale = 2 if report.sample_rows[0].shape[-1] < 64 else 1  # keeps a grid under 1 MiB
                     save_grid(report.sample_rows[:6], figures / f"{slug(method.name)}.png", scale=scale)
             results.append(result)
     return results
+
+
+def validated_temperature(
+    method: Method,
+    run: Path,
+    features: FeatureSpace,
+    protocol: str,
+    k: int,
+    seed: int,
+    max_classes: int | None,
+    device: str,
+) -> TemperatureChoice:
+    """The temperature among ``method.temperatures`` chosen on the validation classes of ``run`` at
+    K = ``k``, up to ``max_classes`` of them (kept beside the run's evaluations and reused)."""
+    candidates = "-".join(f"{t:g}" for t in method.temperatures)
+    name = (f"val-temperature-{protocol}-k{k}-seed{seed}-classes{max_classes or 'all'}-t{candidates}"
+            f"-{features.checksum[:12]}-{EVALUATION_VERSION}")  # fmt: skip
+    cached = run / "evaluations" / f"{name}.json"
+    if cached.exists():
+        return TemperatureChoice.from_json(json.loads(cached.read_text()))
+    choice = choose_temperature(run, features, protocol, k, method.temperatures, seed=seed, device=device,
+                                max_classes=max_classes)  # fmt: skip
+    write_json_atomic(cached, choice.to_json())
+    return choice
+
+
+def temperature_choice_lines(results: list[MethodResult], k: int, unit: str = "classes") -> list[str]:
+    """Per method whose temperature was chosen on validation, the choice at each seed with its
+    validation scores, for the table's notes at K = ``k``."""
+    lines = []
+    for r in results:
+        choice = r.by_shots.get(k, {}).get("temperature_choice")
+        if choice is None:
+            continue
+        picked = next(c for c in choice["candidates"] if c["temperature"] == choice["temperature"])
+        if not lines:
+            candidates = ", ".join(f"{c['temperature']:g}" for c in choice["candidates"])
+            lines.append(f"Temperatures chosen on {choice['validation_classes']} validation {unit} (never the test "
+                         f"ones) among {candidates}: the highest class fidelity among those with a validation "
+                         f"memorisation ratio >= {choice['floor']:g}, else the least copying one.")  # fmt: skip
+        status = "" if choice["reaches_floor"] else "; no candidate reached the floor"
+        lines.append(f"- {r.method.name}, seed {r.seed}: temperature {choice['temperature']:g} (validation "
+                     f"memorisation {picked['memorisation_ratio']:.3f}, class fidelity "
+                     f"{picked['class_fidelity']:.3f}{status})")  # fmt: skip
+    return lines
 
 
 EVALUATION_VERSION = "v2"  # part of a cached evaluation's name: v2 added the likelihood bound
@@ -254,6 +323,9 @@ def aggregate(results: list[MethodResult], k: int, baseline: str = "generated") 
             "adapt_steps": mine[0].by_shots[k]["adapt_steps"],
             "test_classes": mine[0].by_shots[k]["test_classes"],
         }
+        choices = [r.by_shots[k].get("temperature_choice") for r in mine]
+        if all(choices):  # a temperature chosen on validation: the choice at each seed
+            row["chosen_temperatures"] = [c["temperature"] for c in choices]
         for key, _, _ in METRICS:
             values = [metric_value(s, key) for s in summaries]
             if any(v is None for v, _ in values):
