@@ -69,6 +69,25 @@ def test_protocol_with_family_options(runs, tmp_path, capsys):
     assert "has no option 'bogus'" in capsys.readouterr().err
 
 
+def test_protocol_at_a_temperature_chosen_on_validation(runs, tmp_path, capsys):
+    """--choose-temperature picks among its candidates on the validation classes, then runs the
+    protocol on the test classes at the one it picked; the report records the choice."""
+    generator, features = runs
+    args = ["evaluate", "--run", str(generator), "--protocol", "fewshot", "--features", str(features),
+            "--max-classes", "4", "--num", "6", "--bootstrap", "0"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a"), "--choose-temperature", "0", "1.5"]) == 0
+    assert "chosen on 4 validation classes" in capsys.readouterr().out
+    report = json.loads((tmp_path / "a" / "report.json").read_text())
+    choice = report["temperature_choice"]
+    assert [c["temperature"] for c in choice["candidates"]] == [0.0, 1.5]
+    assert report["family_options"]["temperature"] == choice["temperature"] and report["part"] == "test"
+    assert f"Sampling temperature {choice['temperature']:g}, chosen among 0, 1.5 on 4 validation classes" in (
+        tmp_path / "a" / "report.md"
+    ).read_text()
+    assert main([*args, "--out", str(tmp_path / "b"), "--choose-temperature", "1", "--family", "temperature=2"]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
 def test_protocol_refusals(runs, tmp_path, capsys):
     generator, features = runs
     base = ["evaluate", "--run", str(generator), "--out", str(tmp_path / "r")]

@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-classes", type=int, help="generation protocols: only the first N test classes (quick check)")
     p.add_argument("--bootstrap", type=int, default=200, help="generation protocols: bootstrap resamples (0: none)")
     add_family_argument(p)
+    p.add_argument("--choose-temperature", type=float, nargs="+", metavar="T",
+                   help="generation protocols: sample at the temperature among these chosen on the split's validation "
+                   "classes (the most faithful one with a memorisation ratio >= 0.9)")  # fmt: skip
     p.add_argument("--model", help="restoration: a peer model as KIND:PATH, e.g. dncnn25:dncnn_25_kair.pth")
     p.add_argument("--sets", default="Set12,BSD68", help="restoration: comma-separated test sets")
     p.add_argument("--sigma", type=float, default=25.0, help="restoration: Gaussian noise level (0..255 scale)")
@@ -90,6 +93,10 @@ def _generation(args: argparse.Namespace) -> None:
         space = pixel_space()
     else:
         space = load_feature_space(args.features, args.device)
+    family, choice = family_options(args), None
+    if args.choose_temperature:
+        choice = _choose_temperature(args, space, family)
+        family["temperature"] = choice.temperature
     report = evaluate_generation(
         args.run,
         space,
@@ -101,8 +108,10 @@ def _generation(args: argparse.Namespace) -> None:
         args.device,
         args.bootstrap,
         max_classes=args.max_classes,
-        family=family_options(args),
+        family=family,
     )
+    if choice is not None:
+        report.summary["temperature_choice"] = choice.to_json()
     m = report.summary["metrics"]
     print(
         f"{report.summary['test_classes']} test {report.summary['units']}, K={report.summary['shots']}: "
@@ -111,6 +120,25 @@ def _generation(args: argparse.Namespace) -> None:
         f"memorisation {m['memorisation_ratio']['value']:.3f}"
     )
     print(f"report: {write_generation_report(report, args.out)}")
+
+
+def _choose_temperature(args: argparse.Namespace, space, family: dict):
+    """The temperature among ``--choose-temperature`` chosen on the validation classes, printed."""
+    from metagen.errors import InputError
+    from metagen.reports.temperature_choice import choose_temperature
+
+    if "temperature" in family:
+        raise InputError("give the temperature with --family temperature=T or --choose-temperature, not both")
+    choice = choose_temperature(args.run, space, args.protocol, args.k_shot or 5, args.choose_temperature,
+                                seed=args.seed, device=args.device, num=args.num or 20,
+                                max_classes=args.max_classes)  # fmt: skip
+    scores = ", ".join(
+        f"{c.temperature:g}: {c.memorisation_ratio:.3f} / {c.class_fidelity:.3f}" for c in choice.candidates
+    )
+    print(f"temperature {choice.temperature:g}, chosen on {choice.validation_classes} validation classes "
+          f"(memorisation / fidelity at each: {scores})"
+          + ("" if choice.reaches_floor else f"; none reached a memorisation ratio of {choice.floor:g}"))  # fmt: skip
+    return choice
 
 
 def _quick(args: argparse.Namespace) -> None:

@@ -40,6 +40,15 @@ def metrics_table(rows: dict[str, dict[str, Any]], unit: str) -> list[str]:
     return lines
 
 
+def temperature_choice_line(choice: dict[str, Any], units: str) -> str:
+    """What ``--choose-temperature`` chose, on which classes and by which rule."""
+    candidates = ", ".join(f"{c['temperature']:g}" for c in choice["candidates"])
+    missed = "" if choice["reaches_floor"] else f"; none reached {choice['floor']:g}, so the least copying one"
+    return (f"Sampling temperature {choice['temperature']:g}, chosen among {candidates} on "
+            f"{choice['validation_classes']} validation {units} (never the test ones): the most faithful with a "
+            f"memorisation ratio >= {choice['floor']:g}{missed}.")  # fmt: skip
+
+
 def write_generation_report(report: GenerationReport, out_dir: str | Path) -> Path:
     """Write report.json, report.md, metrics.png, samples.png and nearest_shot.png into ``out_dir``."""
     out = Path(out_dir)
@@ -74,6 +83,7 @@ def write_generation_report(report: GenerationReport, out_dir: str | Path) -> Pa
         f"{100 * d['accuracy_shots']:.2f}% with the shots, {100 * d['accuracy_with_generated']:.2f}% with the "
         "generated images added.",
         f"Adapting and generating took {s['adapt_and_generate_seconds_per_class']:.2f} s per {s['unit']}.",
+        *([temperature_choice_line(s["temperature_choice"], s["units"])] if "temperature_choice" in s else []),
         *(
             [
                 f"Inception Score of the generated images: {_cell(m['inception_score'], 2)} over {m['inception_score']['splits']} splits."
