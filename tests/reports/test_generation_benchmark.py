@@ -54,8 +54,14 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert results[5].by_shots[2]["family_options"]["temperature"] == choice["temperature"] in (0.0, 1.0)
     if choice["temperature"] == 0.0:  # the very evaluation of the "mean latents" row
         assert results[5].by_shots[2]["metrics"] == sampler.by_shots[2]["metrics"]
-    evaluations = list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").iterdir())
+    evaluations = list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").glob("*.json"))
     assert len(evaluations) == 3 + 1 + (choice["temperature"] != 0.0)  # + the choice (+ its own evaluation)
+    # a row served by another row's evaluation shows that evaluation's sample grid
+    figure = (tmp_path / "figures" / f"{bench.slug(methods[5].name)}.png").read_bytes()
+    kept = (tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").glob("*.png")
+    assert [p.stem for p in kept if p.read_bytes() == figure][0].endswith(f"-temperature{choice['temperature']}")
+    if choice["temperature"] == 0.0:
+        assert figure == (tmp_path / "figures" / f"{bench.slug(methods[4].name)}.png").read_bytes()
 
     def refuse(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -211,17 +212,22 @@ def run_generation_benchmark(
                        + "".join(f"-{option}{value}" for option, value in family))  # fmt: skip
                 chosen = {} if choice is None else {"temperature_choice": choice.to_json()}
                 cached = run / "evaluations" / f"{key}.json"
+                grid = cached.with_suffix(".png")  # its sample grid, for every row this evaluation serves
                 if cached.exists():  # the same evaluation of the same weights: reuse it
                     result.by_shots[k] = json.loads(cached.read_text()) | chosen
-                    continue
-                report = evaluate_generation(run, features, protocol, k, seed=seed, steps=method.adapt_steps,
-                                             device=device, bootstrap=bootstrap, downstream_tasks=downstream_tasks,
-                                             max_classes=max_classes, family=dict(family))  # fmt: skip
-                result.by_shots[k] = report.summary | chosen
-                write_json_atomic(cached, report.summary)
-                if seed == seeds[0] and k == max(shots):
-                    scale = 2 if report.sample_rows[0].shape[-1] < 64 else 1  # keeps a grid under 1 MiB
-                    save_grid(report.sample_rows[:6], figures / f"{slug(method.name)}.png", scale=scale)
+                else:
+                    report = evaluate_generation(run, features, protocol, k, seed=seed, steps=method.adapt_steps,
+                                                 device=device, bootstrap=bootstrap,
+                                                 downstream_tasks=downstream_tasks, max_classes=max_classes,
+                                                 family=dict(family))  # fmt: skip
+                    result.by_shots[k] = report.summary | chosen
+                    if seed == seeds[0] and k == max(shots):
+                        scale = 2 if report.sample_rows[0].shape[-1] < 64 else 1  # keeps a grid under 1 MiB
+                        save_grid(report.sample_rows[:6], grid, scale=scale)
+                    write_json_atomic(cached, report.summary)
+                if seed == seeds[0] and k == max(shots) and grid.exists():
+                    figures.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(grid, figures / f"{slug(method.name)}.png")
             results.append(result)
     return results
 
