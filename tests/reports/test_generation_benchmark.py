@@ -1,6 +1,7 @@
 """The few-shot generation benchmark's machinery on tiny glyph runs: training every method under a
 budget, the protocol at each K, cached evaluations, tables and the target statement."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -54,8 +55,9 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert results[5].by_shots[2]["family_options"]["temperature"] == choice["temperature"] in (0.0, 1.0)
     if choice["temperature"] == 0.0:  # the very evaluation of the "mean latents" row
         assert results[5].by_shots[2]["metrics"] == sampler.by_shots[2]["metrics"]
-    evaluations = list((tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").glob("*.json"))
-    assert len(evaluations) == 3 + 1 + (choice["temperature"] != 0.0)  # + the choice (+ its own evaluation)
+    evaluations = tmp_path / "runs" / "vae-reptile-seed0" / "evaluations"
+    assert len(list(evaluations.glob("fewshot-*.json"))) == 3 + (choice["temperature"] != 0.0)  # (+ its own)
+    assert len(list(evaluations.glob("val-*.json"))) == 2  # one per candidate
     # a row served by another row's evaluation shows that evaluation's sample grid
     figure = (tmp_path / "figures" / f"{bench.slug(methods[5].name)}.png").read_bytes()
     kept = (tmp_path / "runs" / "vae-reptile-seed0" / "evaluations").glob("*.png")
@@ -63,13 +65,24 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     if choice["temperature"] == 0.0:
         assert figure == (tmp_path / "figures" / f"{bench.slug(methods[4].name)}.png").read_bytes()
 
+    evaluate = bench.evaluate_generation
+
     def refuse(*args, **kwargs):
         raise AssertionError("a cached evaluation was recomputed")
 
+    scoring = bench.score_temperature
     monkeypatch.setattr(bench, "evaluate_generation", refuse)
-    monkeypatch.setattr(bench, "choose_temperature", refuse)
+    monkeypatch.setattr(bench, "score_temperature", refuse)
     again = bench.run_generation_benchmark(methods, **kwargs)
     assert again[0].by_shots == results[0].by_shots and again[5].by_shots == results[5].by_shots
+
+    # more candidates: only the new one is scored on validation
+    scored = []
+    monkeypatch.setattr(bench, "score_temperature", lambda *a, **kw: scored.append(a[4]) or scoring(*a, **kw))
+    monkeypatch.setattr(bench, "evaluate_generation", evaluate)
+    wider = dataclasses.replace(methods[5], temperatures=(0.0, 1.0, 3.0))
+    widened = bench.run_generation_benchmark([wider], **kwargs)[0].by_shots[2]["temperature_choice"]
+    assert scored == [3.0] and widened["candidates"][:2] == choice["candidates"]
 
     rows = bench.aggregate(results, 2)
     copies = bench.aggregate(results[:1], 2, baseline="copy_the_shots")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from metagen.errors import InputError
 from metagen.eval.features import FeatureSpace
@@ -63,6 +63,32 @@ def pick_temperature(scores: Sequence[CandidateScore], floor: float = NO_COPYING
     return max(scores, key=lambda s: s.memorisation_ratio).temperature, False
 
 
+def score_temperature(
+    run: str | Path,
+    features: FeatureSpace,
+    protocol: str,
+    shots: int,
+    temperature: float,
+    seed: int = 0,
+    device: str = "cpu",
+    num: int = 20,
+    downstream_tasks: int = 50,
+    max_classes: int | None = None,
+) -> tuple[CandidateScore, int]:
+    """One candidate: ``protocol`` at K = ``shots`` on the validation classes of ``run``'s split (the
+    first ``max_classes`` of them, where given), sampled at ``temperature``; returns its scores and
+    the number of classes they cover."""
+    if temperature < 0:
+        raise InputError(f"candidate temperatures must be numbers >= 0, not {temperature}")
+    report = evaluate_generation(run, features, protocol, shots, num=num, seed=seed, device=device, bootstrap=0,
+                                 downstream_tasks=downstream_tasks, max_classes=max_classes,
+                                 family={"temperature": temperature}, part="val")  # fmt: skip
+    metrics = report.summary["metrics"]
+    score = CandidateScore(temperature, float(metrics["memorisation_ratio"]["value"]),
+                           float(metrics["class_fidelity"]["value"]))  # fmt: skip
+    return score, int(report.summary["test_classes"])
+
+
 def choose_temperature(
     run: str | Path,
     features: FeatureSpace,
@@ -75,21 +101,17 @@ def choose_temperature(
     num: int = 20,
     downstream_tasks: int = 50,
     max_classes: int | None = None,
+    score: Callable[..., tuple[CandidateScore, int]] = score_temperature,
 ) -> TemperatureChoice:
-    """Run ``protocol`` at K = ``shots`` on the validation classes of ``run``'s split (the first
-    ``max_classes`` of them, where given) once per candidate temperature, and pick one by
-    :func:`pick_temperature`. Needs a split with validation classes (an error says so otherwise)
-    and a sampler with a ``temperature`` option."""
+    """Score each candidate temperature on the validation classes (:func:`score_temperature`, or
+    ``score`` with the same signature: a cached one, say) and pick one by :func:`pick_temperature`.
+    Needs a split with validation classes (an error says so otherwise) and a sampler with a
+    ``temperature`` option."""
     if not candidates or any(t < 0 for t in candidates):
         raise InputError(f"candidate temperatures must be a non-empty list of numbers >= 0, not {list(candidates)}")
-    scores, classes = [], 0
-    for temperature in sorted(set(candidates)):
-        report = evaluate_generation(run, features, protocol, shots, num=num, seed=seed, device=device, bootstrap=0,
-                                     downstream_tasks=downstream_tasks, max_classes=max_classes,
-                                     family={"temperature": temperature}, part="val")  # fmt: skip
-        metrics = report.summary["metrics"]
-        classes = report.summary["test_classes"]
-        scores.append(CandidateScore(temperature, float(metrics["memorisation_ratio"]["value"]),
-                                     float(metrics["class_fidelity"]["value"])))  # fmt: skip
+    scored = [score(run, features, protocol, shots, t, seed=seed, device=device, num=num,
+                    downstream_tasks=downstream_tasks, max_classes=max_classes)
+              for t in sorted(set(candidates))]  # fmt: skip
+    scores = tuple(s for s, _ in scored)
     temperature, reaches = pick_temperature(scores, floor)
-    return TemperatureChoice(temperature, reaches, floor, classes, tuple(scores))
+    return TemperatureChoice(temperature, reaches, floor, scored[0][1], scores)
