@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from metagen.cli.main import main
-from metagen.data.splits import ClassSplit
+from metagen.data.glyphs import load_glyphs
+from metagen.data.splits import ClassSplit, apply_split
 from metagen.errors import InputError
 from metagen.eval.features import pixel_space
 from metagen.fewshot.adapt import load_generator
@@ -18,6 +19,7 @@ from metagen.reports.temperature_choice import (
     TemperatureChoice,
     choose_temperature,
     pick_temperature,
+    score_temperature,
 )
 from tests.tiny import TINY
 
@@ -68,6 +70,10 @@ def test_choice_is_made_on_the_validation_classes(tiny_run: Path):
                                  max_classes=6, family={"temperature": 0.5}, part="val")  # fmt: skip
     assert report.summary["part"] == "val" and report.summary["test_classes_in_split"] == len(split.val)
     assert choice.candidates[1].memorisation_ratio == report.summary["metrics"]["memorisation_ratio"]["value"]
+    # the choice skips the likelihood bound, which it does not read; the samples and scores are the same
+    assert "nll_bound" in report.summary["metrics"]
+    lean, classes = score_temperature(tiny_run, features, "fewshot", 2, 0.5, num=6, downstream_tasks=5, max_classes=6)
+    assert lean == choice.candidates[1] and classes == 6
     # the latents' spread is what the temperature scales: at 0 every image of a class sits nearer its shots
     assert choice.candidates[0].memorisation_ratio < choice.candidates[2].memorisation_ratio
     assert np.isfinite([c.class_fidelity for c in choice.candidates]).all()
@@ -78,5 +84,15 @@ def test_bad_candidates_and_parts_are_refused(tiny_run: Path):
         choose_temperature(tiny_run, pixel_space(), "fewshot", 2, [])
     with pytest.raises(InputError, match="candidate temperatures"):
         choose_temperature(tiny_run, pixel_space(), "fewshot", 2, [1.0, -1.0])
+    with pytest.raises(InputError, match="candidate temperatures"):
+        score_temperature(tiny_run, pixel_space(), "fewshot", 2, -0.5)
     with pytest.raises(InputError, match="part must be"):
         evaluate_generation(tiny_run, pixel_space(), "fewshot", 2, part="train")
+
+
+def test_a_split_without_validation_classes_is_refused():
+    """AT&T's committed split has no validation identities: asking for them says so."""
+    glyphs = load_glyphs(size=28)
+    split = ClassSplit(tuple(glyphs.class_names[:10]), (), tuple(glyphs.class_names[10:]), 0, "no validation part")
+    with pytest.raises(InputError, match="the val part of the split of 'glyphs' is empty"):
+        apply_split(glyphs, split, "val")

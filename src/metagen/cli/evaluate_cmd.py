@@ -10,8 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from metagen.cli.generate_cmd import add_family_argument, family_options
+
+if TYPE_CHECKING:
+    from metagen.eval.features import FeatureSpace
+    from metagen.reports.temperature_choice import TemperatureChoice
 
 PROTOCOL_CHOICES = ("omniglot-fewshot", "faces-fewshot", "fewshot", "restoration")
 
@@ -122,7 +127,7 @@ def _generation(args: argparse.Namespace) -> None:
     print(f"report: {write_generation_report(report, args.out)}")
 
 
-def _choose_temperature(args: argparse.Namespace, space, family: dict):
+def _choose_temperature(args: argparse.Namespace, space: FeatureSpace, family: dict) -> TemperatureChoice:
     """The temperature among ``--choose-temperature`` chosen on the validation classes, printed."""
     from metagen.errors import InputError
     from metagen.reports.temperature_choice import choose_temperature

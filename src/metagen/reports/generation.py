@@ -97,12 +97,14 @@ def evaluate_generation(
     max_classes: int | None = None,
     family: dict[str, Any] | None = None,
     part: str = "test",
+    likelihood: bool = True,
 ) -> GenerationReport:
     """Run ``protocol`` on the generator ``run``; ``max_classes`` limits the test classes (for quick
     checks; the protocol's numbers use all of them); ``family`` replaces options of the recipe's
     ``model.family`` (another sampler of the same weights, for example). ``part="val"`` runs it on
     the split's validation classes instead, for choices (a sampling temperature, say) that must not
-    look at the test classes."""
+    look at the test classes. ``likelihood=False`` skips the likelihood bound (a choice of
+    sampler that does not read it need not pay for it)."""
     if protocol not in PROTOCOLS:
         raise InputError(f"unknown protocol {protocol!r}; choose one of: {', '.join(PROTOCOLS)}")
     if part not in ("test", "val"):
@@ -132,7 +134,7 @@ def evaluate_generation(
         adapted, gen = adapt_to_shots(loaded, on_device, seed=seed * 100_003 + c, steps=steps)
         gen_x = family.sample(adapted, on_device, num, gen).cpu()
         seconds += time.perf_counter() - t0
-        if hasattr(family, "log_likelihood_bound"):
+        if likelihood and hasattr(family, "log_likelihood_bound"):
             ref_x = as_float(test.images[draw.reference[c][:LIKELIHOOD_IMAGES]]).to(model_device)
             bound = family.log_likelihood_bound(adapted, on_device, ref_x, LIKELIHOOD_SAMPLES, gen)
             bounds.append(float(bound.mean()))

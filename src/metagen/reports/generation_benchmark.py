@@ -221,6 +221,7 @@ def run_generation_benchmark(
                 chosen = {} if choice is None else {"temperature_choice": choice.to_json()}
                 cached = run / "evaluations" / f"{key}.json"
                 grid = cached.with_suffix(".png")  # its sample grid, for every row this evaluation serves
+                shows_grid = seed == seeds[0] and k == max(shots)
                 if cached.exists():  # the same evaluation of the same weights: reuse it
                     result.by_shots[k] = json.loads(cached.read_text()) | chosen
                 else:
@@ -229,11 +230,11 @@ def run_generation_benchmark(
                                                  downstream_tasks=downstream_tasks, max_classes=max_classes,
                                                  family=dict(family))  # fmt: skip
                     result.by_shots[k] = report.summary | chosen
-                    if seed == seeds[0] and k == max(shots):
+                    if shows_grid:
                         scale = 2 if report.sample_rows[0].shape[-1] < 64 else 1  # keeps a grid under 1 MiB
                         save_grid(report.sample_rows[:6], grid, scale=scale)
                     write_json_atomic(cached, report.summary)
-                if seed == seeds[0] and k == max(shots) and grid.exists():
+                if shows_grid and grid.exists():
                     figures.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(grid, figures / f"{slug(method.name)}.png")
             results.append(result)

@@ -77,12 +77,13 @@ def score_temperature(
 ) -> tuple[CandidateScore, int]:
     """One candidate: ``protocol`` at K = ``shots`` on the validation classes of ``run``'s split (the
     first ``max_classes`` of them, where given), sampled at ``temperature``; returns its scores and
-    the number of classes they cover."""
+    the number of classes they cover. The likelihood bound, which the choice does not read (nor
+    does the temperature change it), is not computed."""
     if temperature < 0:
         raise InputError(f"candidate temperatures must be numbers >= 0, not {temperature}")
     report = evaluate_generation(run, features, protocol, shots, num=num, seed=seed, device=device, bootstrap=0,
                                  downstream_tasks=downstream_tasks, max_classes=max_classes,
-                                 family={"temperature": temperature}, part="val")  # fmt: skip
+                                 family={"temperature": temperature}, part="val", likelihood=False)  # fmt: skip
     metrics = report.summary["metrics"]
     score = CandidateScore(temperature, float(metrics["memorisation_ratio"]["value"]),
                            float(metrics["class_fidelity"]["value"]))  # fmt: skip
