@@ -315,3 +315,33 @@ def test_a_flow_that_sees_its_shot_deforms_two_shots_differently_from_the_same_l
     old = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True)
     assert isinstance(old.flow, torch.nn.Conv2d) and {k for k in old.state_dict() if k.startswith("flow")} == {
         "flow.weight", "flow.bias"}  # fmt: skip
+
+
+def test_a_posterior_that_sees_its_shot_reads_the_shot_each_image_deforms():
+    """q(z | x, c, shot): the same image explained from two different picked shots gets two
+    different posteriors, each the posterior network applied by hand to (x, c, that shot); the prior
+    and generation do not read it. Without the option the posterior has the old input width."""
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True, posterior_sees_shot=True)
+    shots = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    image = torch.rand(1, 1, 28, 28, generator=torch.Generator().manual_seed(2)).expand(2, -1, -1, -1)
+    pick = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # the same image from shot 0, then from shot 1
+    eps_c = torch.zeros(6)
+    with torch.no_grad():
+        terms = net(shots, image, eps_c, torch.zeros(2, 4), pick)
+        c, _ = net.context(net.features(shots))
+        by_hand = net.latent_posterior(torch.cat([net.features(image), c.expand(2, -1), net.features(shots)], dim=1))
+    torch.testing.assert_close(terms["mu_z"], by_hand[:, :4])
+    torch.testing.assert_close(terms["logvar_z"], by_hand[:, 4:].clamp(-10.0, 6.0))
+    assert not torch.allclose(terms["mu_z"][0], terms["mu_z"][1], atol=1e-4)
+    torch.testing.assert_close(terms["prior_mu"][0], terms["prior_mu"][1])  # p(z | c): the same for both
+    generated = SetVAEGenerator(net, fusion="pick").sample(dict(net.named_parameters()), shots, 3,
+                                                          torch.Generator().manual_seed(3))  # fmt: skip
+    assert generated.shape == (3, 1, 28, 28)
+    near = SetVAEGenerator(net, fusion="pick", sampler="shots").sample(dict(net.named_parameters()), shots, 3,
+                                                                       torch.Generator().manual_seed(3))  # fmt: skip
+    assert near.shape == (3, 1, 28, 28)
+    with pytest.raises(ValueError, match="needs warp"):
+        SetVAE(posterior_sees_shot=True)
+    plain = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True)
+    assert plain.latent_posterior[0].in_features == 16 + 6 and net.latent_posterior[0].in_features == 2 * 16 + 6

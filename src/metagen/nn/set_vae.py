@@ -64,6 +64,12 @@ class SetVAE(nn.Module):
     flow_from_shot: the displacement field is predicted from (z, c) and the encoder's coarsest map
         of the shot it deforms, through a hidden convolution (as DAGAN's generator sees its source
         image), rather than from (z, c) alone: a deformation can follow the shot's own strokes.
+    posterior_sees_shot: the latent posterior q(z | x, c, shot) also reads the features of the shot
+        that x's image deforms (with ``warp``), so that z can encode the deformation from that shot
+        to x, which it cannot tell from (x, c) alone when the shot is drawn at random. The prior
+        p(z | c) is unchanged, so generation draws z as before. A conditional VAE's inference
+        network sees its condition (Sohn et al. 2015); without it the decoder may learn to ignore z
+        and copy its shot at every temperature.
     """
 
     def __init__(
@@ -79,6 +85,7 @@ class SetVAE(nn.Module):
         warp: bool = False,
         max_shift: float = 0.15,
         flow_from_shot: bool = False,
+        posterior_sees_shot: bool = False,
     ):
         super().__init__()
         if not 0 < max_shift <= 1:
@@ -87,6 +94,8 @@ class SetVAE(nn.Module):
             raise ValueError("a warping set VAE deforms the shots' pixels and merges no maps: local_levels must be 0")
         if flow_from_shot and not warp:
             raise ValueError("flow_from_shot shapes the displacement of a warping set VAE: it needs warp")
+        if posterior_sees_shot and not warp:
+            raise ValueError("posterior_sees_shot shows the posterior the shot a warping set VAE deforms: needs warp")
         check_image_network(channels, likelihood)
         enc, widths, side = encoder_layers(image_size, channels, width)
         steps = len(widths) - 1
@@ -98,7 +107,8 @@ class SetVAE(nn.Module):
         self.encoder = nn.Sequential(*enc, nn.Flatten(), nn.Linear(flat, hidden), nn.SiLU())
         self.statistic = _mlp(hidden, hidden, hidden)  # applied per image, then mean-pooled over the set
         self.context_posterior = _mlp(hidden, hidden, 2 * context_dim)
-        self.latent_posterior = _mlp(hidden + context_dim, hidden, 2 * latent_dim)
+        seen = (2 if posterior_sees_shot else 1) * hidden + context_dim  # x's features (and its shot's), c
+        self.latent_posterior = _mlp(seen, hidden, 2 * latent_dim)
         self.latent_prior = _mlp(context_dim, hidden, 2 * latent_dim)
         self.from_latent = nn.Sequential(nn.Linear(latent_dim + context_dim, flat), nn.SiLU())
         if warp:  # the displacement field in place of the pixel decoder, zero at first: the shots as they are
@@ -116,6 +126,7 @@ class SetVAE(nn.Module):
         self.latent_dim, self.context_dim = latent_dim, context_dim
         self.base_side, self.base_width = side, widths[-1]
         self.warp, self.max_shift, self.flow_from_shot = warp, max_shift, flow_from_shot
+        self.posterior_sees_shot = posterior_sees_shot
 
     @property
     def local_levels(self) -> int:
@@ -184,6 +195,15 @@ class SetVAE(nn.Module):
         coarse = 2 * self.max_shift * torch.tanh(self.flow(h))
         return F.interpolate(coarse, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
 
+    def posterior(
+        self, image_features: torch.Tensor, cs: torch.Tensor, shot_features: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """q(z | x, c) as (mu, logvar) [B, latent_dim] from the images' features [B, hidden] and the
+        context [B, context_dim]; with ``posterior_sees_shot``, also from the features [B, hidden] of
+        the shot each image deforms (ignored otherwise)."""
+        seen = [image_features, cs, shot_features] if self.posterior_sees_shot else [image_features, cs]
+        return _gaussian(self.latent_posterior(torch.cat(seen, dim=1)))
+
     def fused_images(self, shots: torch.Tensor, weights: torch.Tensor | None, n: int) -> torch.Tensor | None:
         """The shots [K, C, H, W] mixed for ``n`` images as their maps are (``fuse``): the images a
         warping decoder deforms; None without ``warp``."""
@@ -205,13 +225,13 @@ class SetVAE(nn.Module):
         mu_c, logvar_c = self.context(set_features)
         c = mu_c + torch.exp(0.5 * logvar_c) * eps_c
         cs = c.expand(len(images), -1)
-        mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([self.features(images), cs], dim=1)))
+        source = self.fused_images(context_set, fusion, len(images))
+        shot_features = self.features(source) if self.posterior_sees_shot else None
+        mu_z, logvar_z = self.posterior(self.features(images), cs, shot_features)
         prior_mu, prior_logvar = _gaussian(self.latent_prior(cs))
         z = mu_z + torch.exp(0.5 * logvar_z) * eps_z
         return {
-            "logits": self.decode(
-                z, c, self.shot_terms(maps, fusion, len(images)), self.fused_images(context_set, fusion, len(images))
-            ),
+            "logits": self.decode(z, c, self.shot_terms(maps, fusion, len(images)), source),
             "mu_c": mu_c,
             "logvar_c": logvar_c,
             "mu_z": mu_z,
@@ -243,7 +263,8 @@ class SetVAE(nn.Module):
         the local maps are mixed with the same weights."""
         set_features, maps = self.features_and_maps(shots)
         c, _ = self.context(set_features)
-        mu_z, logvar_z = _gaussian(self.latent_posterior(torch.cat([set_features, c.expand(len(shots), -1)], dim=1)))
+        # each shot's own posterior; where the posterior sees the shot deformed, that is the shot itself
+        mu_z, logvar_z = self.posterior(set_features, c.expand(len(shots), -1), set_features)
         z = weights @ mu_z + temperature * (weights @ torch.exp(0.5 * logvar_z)) * eps_z
         local, source = self.shot_terms(maps, weights, len(z)), self.fused_images(shots, weights, len(z))
         return torch.sigmoid(self.decode(z, c, local, source))
