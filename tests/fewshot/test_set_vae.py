@@ -320,7 +320,7 @@ def test_a_flow_that_sees_its_shot_deforms_two_shots_differently_from_the_same_l
 def test_a_posterior_that_sees_its_shot_reads_the_shot_each_image_deforms():
     """q(z | x, c, shot): the same image explained from two different picked shots gets two
     different posteriors, each the posterior network applied by hand to (x, c, that shot); the prior
-    and generation do not read it. Without the option the posterior has the old input width."""
+    does not read it; both samplers run. Without the option the posterior has the old input width."""
     torch.manual_seed(0)
     net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True, posterior_sees_shot=True)
     shots = torch.rand(2, 1, 28, 28, generator=torch.Generator().manual_seed(1))

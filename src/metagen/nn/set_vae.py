@@ -68,8 +68,9 @@ class SetVAE(nn.Module):
         that x's image deforms (with ``warp``), so that z can encode the deformation from that shot
         to x, which it cannot tell from (x, c) alone when the shot is drawn at random. The prior
         p(z | c) is unchanged, so generation draws z as before. A conditional VAE's inference
-        network sees its condition (Sohn et al. 2015); without it the decoder may learn to ignore z
-        and copy its shot at every temperature.
+        network sees its condition (Sohn et al. 2015). Measured on Omniglot
+        (benchmarks/results/fewshot_generation_validated.md), it narrowed the spread of copying over
+        seeds, but one seed of three still ignored the sampling temperature, as without it.
     """
 
     def __init__(
