@@ -211,6 +211,29 @@ def test_free_bits_floor_each_latent_dimensions_batch_mean_kl():
         train(config_from_dict(TINY_SET_VAE, ["model.family.free_bits=-1"]), Path("unused"), show_progress=False)
 
 
+def test_fit_prior_keeps_the_prior_learning_below_the_free_bits_floor_with_the_same_loss():
+    """With ``fit_prior`` the loss value is the free-bits one; the prior's gradient is the plain
+    (unclamped) KL's, in every dimension; the posterior's is the free-bits one's."""
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16).double()
+    shots, images = torch.rand(3, 1, 28, 28, dtype=torch.float64), torch.rand(5, 1, 28, 28, dtype=torch.float64)
+    terms = net(shots, images, torch.zeros(6, dtype=torch.float64), torch.zeros(5, 4, dtype=torch.float64))
+    floor = 10.0  # every dimension under it: plain free bits pass the prior no gradient at all
+    fitted = set_negative_elbo(terms, images, "bernoulli", free_bits=floor, fit_prior=True)
+    clamped = set_negative_elbo(terms, images, "bernoulli", free_bits=floor)
+    plain = set_negative_elbo(terms, images, "bernoulli")
+    torch.testing.assert_close(fitted, clamped)
+    keys = ("prior_mu", "prior_logvar", "mu_z", "logvar_z")
+    grads = {name: torch.autograd.grad(loss, [terms[k] for k in keys], retain_graph=True)
+             for name, loss in (("fitted", fitted), ("clamped", clamped), ("plain", plain))}  # fmt: skip
+    assert all(torch.all(g == 0) for g in grads["clamped"][:2])  # the prior enters only the KL: no gradient
+    for prior_grad, plain_grad in zip(grads["fitted"][:2], grads["plain"][:2]):
+        torch.testing.assert_close(prior_grad, plain_grad)
+        assert prior_grad.abs().sum() > 0
+    for fitted_grad, clamped_grad in zip(grads["fitted"][2:], grads["clamped"][2:]):
+        torch.testing.assert_close(fitted_grad, clamped_grad)  # the posterior's: reconstruction alone, as before
+    assert SetVAEGenerator(net, free_bits=0.5, fit_prior=True).fit_prior
+
 def test_shot_terms_give_the_merge_of_the_fused_maps_side_by_side():
     torch.manual_seed(0)
     net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, local_levels=3).double()

@@ -131,7 +131,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 27
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 29
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}
@@ -149,7 +149,9 @@ def test_benchmark_methods_point_at_recipes_that_exist():
                                             "Set-VAE (warped shots, flow sees its shot), temperature chosen on "
                                             "validation, no steps",
                                             "Set-VAE (warped shots, flow and posterior see the shot), temperature "
-                                            "chosen on validation, no steps"]  # fmt: skip
+                                            "chosen on validation, no steps",
+                                            "Set-VAE (warped shots, flow and posterior see the shot, prior fitted), "
+                                            "temperature chosen on validation, no steps"]  # fmt: skip
     assert all(m.run_of and not m.family and 3.0 in m.temperatures for m in chosen)
     assert chosen[0].temperatures[0] == 0.5  # the Reptile VAE's default sampling temperature
     assert not any(m.temperatures for m in faces[1])

@@ -37,7 +37,8 @@ class SetVAEGenerator:
     to the shots each stays. ``explain_shots`` adds the context images themselves to each class's
     images to explain, as the Neural Statistician's ELBO does over a whole data set; without it only
     the queries, unseen by the context, are explained (the predictive form). ``free_bits`` (nats per
-    latent dimension; see ``set_negative_elbo``) keeps the per-image latent in use."""
+    latent dimension; see ``set_negative_elbo``) keeps the per-image latent in use; ``fit_prior``
+    keeps the prior p(z | c) learning below that floor."""
 
     family = "set-vae"
     kind = "fewshot-generator"
@@ -51,6 +52,7 @@ class SetVAEGenerator:
         sampler: str = "prior",
         explain_shots: bool = False,
         free_bits: float = 0.0,
+        fit_prior: bool = False,
     ):
         if fusion not in FUSIONS:
             raise ConfigError(f"model.family.fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
@@ -60,6 +62,7 @@ class SetVAEGenerator:
         if free_bits < 0:
             raise ConfigError(f"model.family.free_bits must be at least 0, got {free_bits}")
         self.sampler, self.explain_shots, self.free_bits = sampler, explain_shots, free_bits
+        self.fit_prior = fit_prior
 
     def _fusion(self, n: int, k: int, gen: torch.Generator | None, like: torch.Tensor) -> torch.Tensor | None:
         if not (self.model.local_levels or self.model.warp):  # the shots enter through their context alone
@@ -72,7 +75,7 @@ class SetVAEGenerator:
         eps_z = torch.randn(images.shape[0], self.model.latent_dim, generator=gen).to(images)
         fusion = self._fusion(len(images), len(context_set), gen, images)
         terms = functional_call(self.model, params, (context_set, images, eps_c, eps_z, fusion))
-        return set_negative_elbo(terms, images, self.model.likelihood, self.free_bits)
+        return set_negative_elbo(terms, images, self.model.likelihood, self.free_bits, self.fit_prior)
 
     def episode_loss(self, params: Params, task: Task, gen: torch.Generator | None = None) -> torch.Tensor:
         """Negative ELBO (nats per image) of each class's queries (with ``explain_shots``, and of the

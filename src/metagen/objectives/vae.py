@@ -51,7 +51,7 @@ def gaussian_kl_between(
 
 
 def set_negative_elbo(
-    terms: dict[str, torch.Tensor], x: torch.Tensor, likelihood: str, free_bits: float = 0.0
+    terms: dict[str, torch.Tensor], x: torch.Tensor, likelihood: str, free_bits: float = 0.0, fit_prior: bool = False
 ) -> torch.Tensor:
     """Negative ELBO of images ``x`` [B, ...] given a set's context (Edwards and Storkey 2017), in
     nats per image: reconstruction NLL + KL(q(z | x, c) || p(z | c)) per image, plus the context's
@@ -60,11 +60,20 @@ def set_negative_elbo(
     ``free_bits`` > 0 (Kingma et al. 2016, "Improved Variational Inference with Inverse
     Autoregressive Flow"): each latent dimension's KL, averaged over the batch, counts as at least
     ``free_bits`` nats, so the objective stops pressing z's dimensions below that and z keeps
-    information about each image (a training objective, no longer a bound)."""
+    information about each image (a training objective, no longer a bound). Below that floor the KL
+    has no gradient at all, so the learned prior p(z | c) stops learning too and generation draws z
+    from wherever it stands. ``fit_prior`` keeps the prior fitted to the posterior there: its
+    gradient is the unclamped KL's, with the posterior held fixed, while the floor spares only the
+    posterior (the value of the loss is unchanged)."""
     nll = reconstruction_nll(terms["logits"], x, likelihood)
     kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
     kl_dims = gaussian_kl_per_dimension(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
     kl_z = kl_dims.mean(0).clamp_min(free_bits).sum() if free_bits > 0 else kl_dims.sum(-1).mean()
+    if fit_prior and free_bits > 0:
+        prior = (terms["prior_mu"], terms["prior_logvar"])
+        spared = gaussian_kl_per_dimension(terms["mu_z"], terms["logvar_z"], *(t.detach() for t in prior))
+        fitted = gaussian_kl_per_dimension(terms["mu_z"].detach(), terms["logvar_z"].detach(), *prior).sum(-1).mean()
+        kl_z = spared.mean(0).clamp_min(free_bits).sum() + fitted - fitted.detach()
     return nll.mean() + kl_z + kl_c / x.shape[0]
 
 
