@@ -233,6 +233,8 @@ def test_fit_prior_keeps_the_prior_learning_below_the_free_bits_floor_with_the_s
     for fitted_grad, clamped_grad in zip(grads["fitted"][2:], grads["clamped"][2:]):
         torch.testing.assert_close(fitted_grad, clamped_grad)  # the posterior's: reconstruction alone, as before
     assert SetVAEGenerator(net, free_bits=0.5, fit_prior=True).fit_prior
+    with pytest.raises(ConfigError, match="fit_prior .* needs model.family.free_bits > 0"):
+        SetVAEGenerator(net, fit_prior=True)  # with no floor there is nothing to keep the prior learning under
 
 def test_shot_terms_give_the_merge_of_the_fused_maps_side_by_side():
     torch.manual_seed(0)

@@ -104,6 +104,10 @@ def test_benchmark_trains_scores_caches_and_tabulates(tmp_path: Path, monkeypatc
     assert len(notes) == 2 and notes[0].startswith("Temperatures chosen on 4 validation characters")
     picked = f"seed 0: temperature {choice['temperature']:g} (validation memorisation"
     assert notes[1].startswith(f"- VAE, Reptile, temperature chosen on validation, {picked}")
+    # every candidate's validation scores, in the notes and in the JSON row
+    assert rows[5]["temperature_choices"] == [choice]
+    first = choice["candidates"][0]
+    assert (f"at each: 0: {first['memorisation_ratio']:.2f} / {first['class_fidelity']:.2f}, 1: ") in notes[1]
 
 
 def test_metric_values_and_spread_over_seeds():

@@ -61,6 +61,9 @@ class SetVAEGenerator:
         self.model, self.temperature, self.random_shots, self.fusion = model, temperature, random_shots, fusion
         if free_bits < 0:
             raise ConfigError(f"model.family.free_bits must be at least 0, got {free_bits}")
+        if fit_prior and free_bits == 0:
+            raise ConfigError("model.family.fit_prior keeps the prior learning below the free-bits floor: "
+                              "it needs model.family.free_bits > 0")  # fmt: skip
         self.sampler, self.explain_shots, self.free_bits = sampler, explain_shots, free_bits
         self.fit_prior = fit_prior
 

@@ -67,13 +67,13 @@ def set_negative_elbo(
     posterior (the value of the loss is unchanged)."""
     nll = reconstruction_nll(terms["logits"], x, likelihood)
     kl_c = gaussian_kl(terms["mu_c"][None], terms["logvar_c"][None])[0]
-    kl_dims = gaussian_kl_per_dimension(terms["mu_z"], terms["logvar_z"], terms["prior_mu"], terms["prior_logvar"])
+    posterior, prior = (terms["mu_z"], terms["logvar_z"]), (terms["prior_mu"], terms["prior_logvar"])
+    spare_prior = fit_prior and free_bits > 0  # the floor's (absent) gradient reaches the posterior alone
+    kl_dims = gaussian_kl_per_dimension(*posterior, *(t.detach() if spare_prior else t for t in prior))
     kl_z = kl_dims.mean(0).clamp_min(free_bits).sum() if free_bits > 0 else kl_dims.sum(-1).mean()
-    if fit_prior and free_bits > 0:
-        prior = (terms["prior_mu"], terms["prior_logvar"])
-        spared = gaussian_kl_per_dimension(terms["mu_z"], terms["logvar_z"], *(t.detach() for t in prior))
-        fitted = gaussian_kl_per_dimension(terms["mu_z"].detach(), terms["logvar_z"].detach(), *prior).sum(-1).mean()
-        kl_z = spared.mean(0).clamp_min(free_bits).sum() + fitted - fitted.detach()
+    if spare_prior:  # the prior's gradient is the unclamped KL's; the loss value is unchanged
+        fitted = gaussian_kl_per_dimension(*(t.detach() for t in posterior), *prior).sum(-1).mean()
+        kl_z = kl_z + fitted - fitted.detach()
     return nll.mean() + kl_z + kl_c / x.shape[0]
 
 

@@ -299,9 +299,11 @@ def temperature_choice_lines(results: list[MethodResult], k: int, unit: str = "c
                          f"ones) among {candidates}: the highest class fidelity among those with a validation "
                          f"memorisation ratio >= {choice['floor']:g}, else the least copying one.")  # fmt: skip
         status = "" if choice["reaches_floor"] else "; no candidate reached the floor"
+        every = ", ".join(f"{c['temperature']:g}: {c['memorisation_ratio']:.2f} / {c['class_fidelity']:.2f}"
+                          for c in choice["candidates"])  # fmt: skip
         lines.append(f"- {r.method.name}, seed {r.seed}: temperature {choice['temperature']:g} (validation "
                      f"memorisation {picked['memorisation_ratio']:.3f}, class fidelity "
-                     f"{picked['class_fidelity']:.3f}{status})")  # fmt: skip
+                     f"{picked['class_fidelity']:.3f}{status}; memorisation / fidelity at each: {every})")  # fmt: skip
     return lines
 
 
@@ -358,8 +360,9 @@ def aggregate(results: list[MethodResult], k: int, baseline: str = "generated") 
             "test_classes": mine[0].by_shots[k]["test_classes"],
         }
         choices = [r.by_shots[k].get("temperature_choice") for r in mine]
-        if all(choices):  # a temperature chosen on validation: the choice at each seed
+        if all(choices):  # a temperature chosen on validation: the choice at each seed, with every candidate's scores
             row["chosen_temperatures"] = [c["temperature"] for c in choices]
+            row["temperature_choices"] = choices
         for key, _, _ in METRICS:
             values = [metric_value(s, key) for s in summaries]
             if any(v is None for v, _ in values):
