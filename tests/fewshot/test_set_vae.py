@@ -8,13 +8,20 @@ from pathlib import Path
 
 import pytest
 import torch
+from scipy.ndimage import gaussian_filter
 from torch.distributions import Normal, kl_divergence
 
 from metagen.errors import ConfigError
 from metagen.fewshot.adapt import generate, load_generator
 from metagen.fewshot.set_vae import SetVAEGenerator
 from metagen.nn.set_vae import WARP_EPS, SetVAE, random_fusion, warp_images
-from metagen.objectives.vae import gaussian_kl_between, set_negative_elbo
+from metagen.objectives.vae import (
+    blurred_reconstruction_nll,
+    gaussian_blur,
+    gaussian_kl_between,
+    reconstruction_nll,
+    set_negative_elbo,
+)
 from metagen.tasks.task import Task
 from metagen.train.config import config_from_dict
 from metagen.train.loop import train
@@ -235,6 +242,59 @@ def test_fit_prior_keeps_the_prior_learning_below_the_free_bits_floor_with_the_s
     assert SetVAEGenerator(net, free_bits=0.5, fit_prior=True).fit_prior
     with pytest.raises(ConfigError, match="fit_prior .* needs model.family.free_bits > 0"):
         SetVAEGenerator(net, fit_prior=True)  # with no floor there is nothing to keep the prior learning under
+
+@pytest.mark.parametrize("sigma", [0.7, 1.0, 2.0])
+def test_gaussian_blur_matches_scipy(sigma):
+    images = torch.rand(2, 3, 17, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = gaussian_filter(images.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=3.0)
+    torch.testing.assert_close(gaussian_blur(images, sigma), torch.from_numpy(expected))
+
+
+def _bar(column: int) -> torch.Tensor:
+    """A 28x28 glyph: a vertical stroke two pixels wide whose left edge is at ``column``."""
+    image = torch.zeros(1, 1, 28, 28, dtype=torch.float64)
+    image[..., 4:24, column : column + 2] = 1.0
+    return image
+
+
+def test_blurred_alignment_tells_which_way_a_distant_stroke_should_move():
+    """A stroke 8 pixels from the one it should match: the pixel likelihood scores it the same
+    moved 1 or 2 pixels either way (no direction to learn), the blurred likelihood scores it better
+    the nearer it comes; at no distance do both agree that the output is the target's."""
+    target = _bar(16)
+
+    def nll(column: int, sigma: float | None) -> float:
+        logits = torch.logit(_bar(column).clamp(WARP_EPS, 1 - WARP_EPS))
+        if sigma is None:
+            return float(reconstruction_nll(logits, target, "bernoulli"))
+        return float(blurred_reconstruction_nll(logits, target, "bernoulli", sigma))
+
+    for shift in (1, 2):
+        assert nll(8 + shift, None) == pytest.approx(nll(8 - shift, None))
+    blurred = [nll(column, 2.0) for column in range(6, 12)]
+    assert all(nearer < further for further, nearer in zip(blurred, blurred[1:]))
+    assert nll(16, 2.0) < min(blurred) and nll(16, None) < nll(8, None)
+
+
+def test_alignment_blur_adds_each_blurred_term_to_the_training_loss():
+    torch.manual_seed(0)
+    net = SetVAE(latent_dim=4, context_dim=6, width=8, hidden=16, warp=True).double()
+    shots, images = torch.rand(3, 1, 28, 28, dtype=torch.float64), torch.rand(4, 1, 28, 28, dtype=torch.float64)
+    params = dict(net.named_parameters())
+    aligned = SetVAEGenerator(net, fusion="pick", free_bits=0.1, alignment_blur=[1, 2.5])
+    plain = SetVAEGenerator(net, fusion="pick", free_bits=0.1)
+    loss = aligned._loss(params, shots, images, torch.Generator().manual_seed(3))
+    gen = torch.Generator().manual_seed(3)  # the same noise and fusion weights as the aligned loss drew
+    eps_c, eps_z = torch.randn(6, generator=gen).double(), torch.randn(4, 4, generator=gen).double()
+    terms = net(shots, images, eps_c, eps_z, random_fusion(4, 3, gen, "pick").double())
+    blurred = sum(blurred_reconstruction_nll(terms["logits"], images, "bernoulli", s).mean() for s in (1.0, 2.5))
+    torch.testing.assert_close(loss, set_negative_elbo(terms, images, "bernoulli", 0.1) + blurred)
+    torch.testing.assert_close(plain._loss(params, shots, images, torch.Generator().manual_seed(3)), loss - blurred)
+    for bad in ("[0]", "[-1, 2]", "2", "[a]", "[true]"):
+        with pytest.raises(ConfigError, match="alignment_blur must be a list of positive blur stds"):
+            train(config_from_dict(TINY_SET_VAE, [f"model.family.alignment_blur={bad}"]), Path("unused"),
+                  show_progress=False)  # fmt: skip
+
 
 def test_shot_terms_give_the_merge_of_the_fused_maps_side_by_side():
     torch.manual_seed(0)

@@ -135,7 +135,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 29
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 33
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}

@@ -29,6 +29,32 @@ def reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str) -
     raise ValueError(f"unknown likelihood {likelihood!r}")
 
 
+BLUR_TRUNCATE = 3.0  # a blur kernel reaches this many standard deviations, as scipy.ndimage's default
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Images [B, C, H, W] blurred by a Gaussian of std ``sigma`` pixels, separably, each channel on
+    its own, with the edge pixels repeated outside (scipy.ndimage.gaussian_filter's 'nearest' mode and
+    kernel radius); differentiable."""
+    radius = int(BLUR_TRUNCATE * sigma + 0.5)
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-0.5 * (t / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).repeat(x.shape[1], 1, 1, 1)  # [C, 1, 1, 2r + 1]
+    padded = F.pad(x, (radius, radius, radius, radius), mode="replicate")
+    rows = F.conv2d(padded, kernel, groups=x.shape[1])
+    return F.conv2d(rows, kernel.transpose(2, 3), groups=x.shape[1])
+
+
+def blurred_reconstruction_nll(logits: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float) -> torch.Tensor:
+    """``reconstruction_nll`` of the images blurred by a Gaussian of std ``sigma`` pixels, under the
+    decoder's mean image blurred the same way: [B]. A coarse alignment term, as coarse-to-fine image
+    registration compares blurred images (Lucas and Kanade 1981; Bouguet 2001, pyramidal
+    Lucas-Kanade): where a stroke of the output lies further than its width from the matching stroke
+    of x, the pixel likelihood's gradient cannot tell which way to move it; the blurred one can."""
+    mean = gaussian_blur(torch.sigmoid(logits), sigma).clamp(1e-6, 1 - 1e-6)
+    return reconstruction_nll(torch.logit(mean), gaussian_blur(x, sigma), likelihood)
+
+
 def negative_elbo(
     logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, likelihood: str, beta: float = 1.0
 ) -> torch.Tensor:

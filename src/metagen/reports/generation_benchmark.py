@@ -64,6 +64,10 @@ SET_VAE_WARP_FAR = "Set-VAE (warped shots, shifts up to 0.3), no steps"
 SET_VAE_WARP_SEEN = "Set-VAE (warped shots, flow sees its shot), no steps"
 SET_VAE_WARP_POSTERIOR = "Set-VAE (warped shots, flow and posterior see the shot), no steps"
 SET_VAE_WARP_PRIOR = "Set-VAE (warped shots, flow and posterior see the shot, prior fitted), no steps"
+SET_VAE_WARP_ALIGNED = "Set-VAE (warped shots, flow and posterior see the shot, blurred alignment), no steps"
+SET_VAE_WARP_ALIGNED_FAR = (
+    "Set-VAE (warped shots, flow and posterior see the shot, blurred alignment, shifts up to 0.3), no steps"
+)
 REPTILE_VAE = "VAE, Reptile"
 SHOT_LATENTS = (("sampler", "shots"),)  # the set VAE's sampler that draws latents near the shots'
 # a set VAE recipe made the warping one of omniglot_set_vae_warp.yaml: one shot per image, deformed
@@ -71,6 +75,7 @@ WARPED_SHOTS = ("model.options.warp=true", "model.options.local_levels=0", "mode
 FLOW_SEES_SHOT = "model.options.flow_from_shot=true"  # the warp's flow reads the shot it deforms
 POSTERIOR_SEES_SHOT = "model.options.posterior_sees_shot=true"  # so does q(z | x, c, shot)
 FIT_PRIOR = "model.family.fit_prior=true"  # p(z | c) keeps learning below the free-bits floor
+BLURRED_ALIGNMENT = "model.family.alignment_blur=[1, 2]"  # the loss also compares images blurred by 1 and 2 px
 
 
 def hotter(base: Method, temperature: float) -> Method:
@@ -98,7 +103,7 @@ TEMPERATURE_GRID = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)
 # its grid adds its default, 0.5
 VALIDATED = {REPTILE_VAE: (0.5, *TEMPERATURE_GRID),
              **{name: TEMPERATURE_GRID for name in (SET_VAE_WARP, SET_VAE_WARP_SEEN, SET_VAE_WARP_POSTERIOR,
-                                                  SET_VAE_WARP_PRIOR)}}
+                                                  SET_VAE_WARP_PRIOR, SET_VAE_WARP_ALIGNED, SET_VAE_WARP_ALIGNED_FAR)}}
 
 
 def with_hotter(methods: list[Method], validation: bool = True) -> list[Method]:
@@ -130,6 +135,9 @@ def omniglot_methods(configs: Path) -> list[Method]:
         Method(SET_VAE_WARP_SEEN, warp, (FLOW_SEES_SHOT,)),
         Method(SET_VAE_WARP_POSTERIOR, warp, (FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT)),
         Method(SET_VAE_WARP_PRIOR, warp, (FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT, FIT_PRIOR)),
+        Method(SET_VAE_WARP_ALIGNED, warp, (FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT, BLURRED_ALIGNMENT)),
+        Method(SET_VAE_WARP_ALIGNED_FAR, warp,
+               (FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT, BLURRED_ALIGNMENT, "model.options.max_shift=0.3")),
         Method("Set-GAN (local fusion), no steps", str(configs / "omniglot_set_gan.yaml")),
         Method("cGAN, new-class embedding fit", str(configs / "omniglot_cgan.yaml"), meta_learned=False),
         Method("VAE, pretrain + fine-tune", vae, ("meta.algorithm=pretrain",), meta_learned=False),
@@ -157,6 +165,7 @@ def face_methods(configs: Path, dataset: str) -> list[Method]:
         Method(SET_VAE_WARP_SEEN, set_vae, (*WARPED_SHOTS, FLOW_SEES_SHOT)),
         Method(SET_VAE_WARP_POSTERIOR, set_vae, (*WARPED_SHOTS, FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT)),
         Method(SET_VAE_WARP_PRIOR, set_vae, (*WARPED_SHOTS, FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT, FIT_PRIOR)),
+        Method(SET_VAE_WARP_ALIGNED, set_vae, (*WARPED_SHOTS, FLOW_SEES_SHOT, POSTERIOR_SEES_SHOT, BLURRED_ALIGNMENT)),
         Method(
             "Set-GAN (local fusion), no steps",
             str(configs / "celeba_set_gan.yaml"),
