@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 import metagen.reports.generation_benchmark as bench
+from metagen.train.config import load_config
 from metagen.eval.features import pixel_space
 from tests.fewshot.test_gan import TINY_GAN
 from tests.tiny import TINY
@@ -148,17 +149,27 @@ def test_benchmark_methods_point_at_recipes_that_exist():
         assert seen.run_of == bench.SET_VAE_WARP_SEEN and bench.FLOW_SEES_SHOT in by_name[seen.run_of].overrides
     # a temperature chosen on validation where the split has validation classes: not on AT&T
     chosen = [m for m in omniglot + faces[0] if m.temperatures]
-    assert [m.name for m in chosen] == 2 * ["VAE, Reptile, temperature chosen on validation",
-                                            "Set-VAE (warped shots), temperature chosen on validation, no steps",
-                                            "Set-VAE (warped shots, flow sees its shot), temperature chosen on "
-                                            "validation, no steps",
-                                            "Set-VAE (warped shots, flow and posterior see the shot), temperature "
-                                            "chosen on validation, no steps",
-                                            "Set-VAE (warped shots, flow and posterior see the shot, prior fitted), "
-                                            "temperature chosen on validation, no steps"]  # fmt: skip
+    base = [bench.REPTILE_VAE, bench.SET_VAE_WARP, bench.SET_VAE_WARP_SEEN, bench.SET_VAE_WARP_POSTERIOR,
+            bench.SET_VAE_WARP_PRIOR, bench.SET_VAE_WARP_ALIGNED]
+    assert [m.run_of for m in chosen] == [*base, bench.SET_VAE_WARP_ALIGNED_FAR, *base]
+    assert chosen[0].name == "VAE, Reptile, temperature chosen on validation"
+    assert chosen[1].name == "Set-VAE (warped shots), temperature chosen on validation, no steps"
+    # the runs trained with blurred alignment still copied at 4 on validation: their grid goes on to 6
+    aligned = (bench.SET_VAE_WARP_ALIGNED, bench.SET_VAE_WARP_ALIGNED_FAR)
+    assert all((max(m.temperatures) == 6.0) == (m.run_of in aligned) for m in chosen)
     assert all(m.run_of and not m.family and 3.0 in m.temperatures for m in chosen)
     assert chosen[0].temperatures[0] == 0.5  # the Reptile VAE's default sampling temperature
     assert not any(m.temperatures for m in faces[1])
+
+
+def test_the_aligned_recipe_trains_what_the_benchmark_measured():
+    """configs/omniglot_set_vae_aligned.yaml is the warp recipe with the benchmark's overrides."""
+    from tests.conftest import REPO
+
+    method = {m.name: m for m in bench.omniglot_methods(REPO / "configs")}[bench.SET_VAE_WARP_ALIGNED]
+    recipe = load_config(REPO / "configs" / "omniglot_set_vae_aligned.yaml")
+    assert recipe.to_dict() == load_config(method.recipe, list(method.overrides)).to_dict()
+    assert recipe.model.family["alignment_blur"] == [1, 2] and recipe.model.options["posterior_sees_shot"]
 
 
 def _face_row(name: str, fidelity: float, spread: float | None, memorisation: float, meta: bool = True) -> dict:
