@@ -191,3 +191,19 @@ def test_faces_target_needs_fidelity_well_above_chance_and_no_copying():
     assert "closer to the shots" in lines[2] and "not well above" in lines[3]
     assert lines[-1] == "- target met by sharp"
     assert bench.faces_target_check(rows[1:])[-1] == "- target missed by every meta-learned method"
+
+
+def test_choice_notes_name_the_grid_only_where_every_method_shares_it():
+    def result(name: str, grid: tuple[float, ...]) -> bench.MethodResult:
+        candidates = [{"temperature": t, "memorisation_ratio": t / 4, "class_fidelity": 1 - t / 8} for t in grid]
+        choice = {"temperature": grid[-1], "reaches_floor": False, "floor": 0.9, "validation_classes": 3,
+                  "candidates": candidates}  # fmt: skip
+        return bench.MethodResult(bench.Method(name, "r.yaml"), 0, 1.0, 1, {1: {"temperature_choice": choice}})
+
+    same = bench.temperature_choice_lines([result("a", (1.0, 2.0)), result("b", (1.0, 2.0))], 1)
+    assert "among 1, 2: the highest class fidelity" in same[0] and len(same) == 3
+    mixed = bench.temperature_choice_lines([result("a", (1.0, 2.0)), result("b", (1.0, 2.0, 3.0))], 1)
+    assert "among each method's candidates (listed below): the highest" in mixed[0]
+    assert mixed[2].startswith("- b, seed 0: temperature 3 (validation memorisation 0.750")
+    assert mixed[2].endswith("at each: 1: 0.25 / 0.88, 2: 0.50 / 0.75, 3: 0.75 / 0.62)")
+    assert bench.temperature_choice_lines([result("a", (1.0,))], 5) == []

@@ -300,17 +300,18 @@ def validated_temperature(
 def temperature_choice_lines(results: list[MethodResult], k: int, unit: str = "classes") -> list[str]:
     """Per method whose temperature was chosen on validation, the choice at each seed with its
     validation scores, for the table's notes at K = ``k``."""
-    lines = []
-    for r in results:
-        choice = r.by_shots.get(k, {}).get("temperature_choice")
-        if choice is None:
-            continue
+    choices = [(r, r.by_shots[k]["temperature_choice"]) for r in results
+               if r.by_shots.get(k, {}).get("temperature_choice") is not None]  # fmt: skip
+    if not choices:
+        return []
+    grids = {", ".join(f"{c['temperature']:g}" for c in choice["candidates"]) for _, choice in choices}
+    among = f"among {grids.pop()}" if len(grids) == 1 else "among each method's candidates (listed below)"
+    first = choices[0][1]
+    lines = [f"Temperatures chosen on {first['validation_classes']} validation {unit} (never the test ones) {among}: "
+             f"the highest class fidelity among those with a validation memorisation ratio >= {first['floor']:g}, "
+             "else the least copying one."]  # fmt: skip
+    for r, choice in choices:
         picked = next(c for c in choice["candidates"] if c["temperature"] == choice["temperature"])
-        if not lines:
-            candidates = ", ".join(f"{c['temperature']:g}" for c in choice["candidates"])
-            lines.append(f"Temperatures chosen on {choice['validation_classes']} validation {unit} (never the test "
-                         f"ones) among {candidates}: the highest class fidelity among those with a validation "
-                         f"memorisation ratio >= {choice['floor']:g}, else the least copying one.")  # fmt: skip
         status = "" if choice["reaches_floor"] else "; no candidate reached the floor"
         every = ", ".join(f"{c['temperature']:g}: {c['memorisation_ratio']:.2f} / {c['class_fidelity']:.2f}"
                           for c in choice["candidates"])  # fmt: skip
