@@ -136,7 +136,7 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     methods += bench.face_methods(REPO / "configs", "att")
     assert all(Path(m.recipe).is_file() for m in methods)
     omniglot = bench.omniglot_methods(REPO / "configs")
-    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 33
+    assert len({bench.slug(m.name) for m in omniglot}) == len(omniglot) == 35
     faces = [bench.face_methods(REPO / "configs", dataset) for dataset in ("celeba", "att")]
     for listed in (omniglot, *faces):
         by_name = {m.name: m for m in listed}
@@ -151,11 +151,12 @@ def test_benchmark_methods_point_at_recipes_that_exist():
     chosen = [m for m in omniglot + faces[0] if m.temperatures]
     base = [bench.REPTILE_VAE, bench.SET_VAE_WARP, bench.SET_VAE_WARP_SEEN, bench.SET_VAE_WARP_POSTERIOR,
             bench.SET_VAE_WARP_PRIOR, bench.SET_VAE_WARP_ALIGNED]
-    assert [m.run_of for m in chosen] == [*base, bench.SET_VAE_WARP_ALIGNED_FAR, *base]
+    assert [m.run_of for m in chosen] == [*base, bench.SET_VAE_WARP_ALIGNED_FAR, bench.SET_VAE_WARP_ALIGNED_QUERIES,
+                                          *base]
     assert chosen[0].name == "VAE, Reptile, temperature chosen on validation"
     assert chosen[1].name == "Set-VAE (warped shots), temperature chosen on validation, no steps"
     # the runs trained with blurred alignment still copied at 4 on validation: their grid goes on to 6
-    aligned = (bench.SET_VAE_WARP_ALIGNED, bench.SET_VAE_WARP_ALIGNED_FAR)
+    aligned = (bench.SET_VAE_WARP_ALIGNED, bench.SET_VAE_WARP_ALIGNED_FAR, bench.SET_VAE_WARP_ALIGNED_QUERIES)
     assert all((max(m.temperatures) == 6.0) == (m.run_of in aligned) for m in chosen)
     assert all(m.run_of and not m.family and 3.0 in m.temperatures for m in chosen)
     assert chosen[0].temperatures[0] == 0.5  # the Reptile VAE's default sampling temperature
