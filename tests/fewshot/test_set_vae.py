@@ -243,11 +243,14 @@ def test_fit_prior_keeps_the_prior_learning_below_the_free_bits_floor_with_the_s
     with pytest.raises(ConfigError, match="fit_prior .* needs model.family.free_bits > 0"):
         SetVAEGenerator(net, fit_prior=True)  # with no floor there is nothing to keep the prior learning under
 
+
 @pytest.mark.parametrize("sigma", [0.7, 1.0, 2.0])
 def test_gaussian_blur_matches_scipy(sigma):
     images = torch.rand(2, 3, 17, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     expected = gaussian_filter(images.numpy(), sigma=(0, 0, sigma, sigma), mode="nearest", truncate=3.0)
     torch.testing.assert_close(gaussian_blur(images, sigma), torch.from_numpy(expected))
+    with pytest.raises(ValueError, match="needs a positive, finite std"):
+        gaussian_blur(images, -sigma)
 
 
 def _bar(column: int) -> torch.Tensor:

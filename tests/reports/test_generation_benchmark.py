@@ -8,8 +8,8 @@ import pytest
 import yaml
 
 import metagen.reports.generation_benchmark as bench
-from metagen.train.config import load_config
 from metagen.eval.features import pixel_space
+from metagen.train.config import load_config
 from tests.fewshot.test_gan import TINY_GAN
 from tests.tiny import TINY
 

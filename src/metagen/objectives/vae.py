@@ -36,6 +36,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
     """Images [B, C, H, W] blurred by a Gaussian of std ``sigma`` pixels, separably, each channel on
     its own, with the edge pixels repeated outside (scipy.ndimage.gaussian_filter's 'nearest' mode and
     kernel radius); differentiable."""
+    if not 0 < sigma < math.inf:
+        raise ValueError(f"a Gaussian blur needs a positive, finite std in pixels, got {sigma}")
     radius = int(BLUR_TRUNCATE * sigma + 0.5)
     t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
     kernel = torch.exp(-0.5 * (t / sigma) ** 2)
